@@ -1,0 +1,28 @@
+# mcr: `make demo` and `make test` install the stack first when .venv is missing or stale.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mcr-stamp
+INSTALL_INPUTS := scripts/install.sh requirements/build.txt requirements/stack.txt pyproject.toml
+
+.PHONY: install demo test lint format clean-venv
+
+$(STAMP): $(INSTALL_INPUTS)
+	bash scripts/install.sh
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m mcr_train.data.demo --out reports/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+
+clean-venv:
+	rm -rf $(VENV)

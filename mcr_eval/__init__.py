@@ -1,0 +1,1 @@
+"""mcr evaluation package: probes, transfer, audit, representation metrics and reports."""
