@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import asdict, dataclass, fields, replace
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -155,9 +156,14 @@ def background_rgb(background: str) -> np.ndarray:
     return np.full(3, level, dtype=np.float32)
 
 
+@lru_cache(maxsize=16)
 def _pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates in [0, 1]; x varies along columns, y along rows. Cached read-only."""
     centers = (np.arange(size, dtype=np.float32) + 0.5) / size
-    return np.meshgrid(centers, centers)  # x varies along columns, y along rows
+    xs, ys = np.meshgrid(centers, centers)
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return xs, ys
 
 
 def object_geometry(obj: ObjectSpec, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

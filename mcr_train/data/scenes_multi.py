@@ -19,6 +19,7 @@ from mcr_train.data.scenes import (
     SHAPES,
     TEXTURES,
     ObjectSpec,
+    _pixel_grid,
     _shape_mask,
     _texture_pattern,
     background_rgb,
@@ -60,8 +61,7 @@ def sample_multi(seed: int, index: int) -> tuple[list[ObjectSpec], str]:
 
 
 def _multi_geometry(obj: ObjectSpec, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    centers = (np.arange(size, dtype=np.float32) + 0.5) / size
-    xs, ys = np.meshgrid(centers, centers)
+    xs, ys = _pixel_grid(size)
     radius = MULTI_SCALE_RADIUS[SCALES.index(obj.scale)]
     cx = radius + (1 - 2 * radius) * obj.pos_x
     cy = radius + (1 - 2 * radius) * obj.pos_y
