@@ -14,7 +14,7 @@ from mcr_train.errors import cli_errors
 COMMANDS: dict[str, tuple[str, str]] = {
     "knn": ("mcr_eval.commands.knn", "weighted kNN on frozen features (5-NN, k=20 T=0.07, k=200 T=0.1)"),
     "linear": ("mcr_eval.commands.linear", "linear probe on a frozen encoder (fast or standard)"),
-    "semisup": ("mcr_eval.commands.semisup", "fine-tune on 1%/10% class-balanced label subsets"),
+    "semisup": ("mcr_eval.commands.semisup", "fine-tune on 1%%/10%% class-balanced label subsets"),
     "represent": ("mcr_eval.commands.represent", "representation metrics (RankMe, eff. rank, align/unif, MEC, CKA)"),
     "convert": ("mcr_eval.commands.convert", "convert a checkpoint to torchvision, mmdet or detectron2 format"),
     "detect": ("mcr_eval.commands.detect", "detection / instance-segmentation transfer with MMDetection"),

@@ -45,16 +45,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from mcr_train.data.spec import build_dataset, dataset_stats, parse_spec
 
     spec = parse_spec(args.spec)
-    splits = args.splits.split(",")
-    mean, std = dataset_stats(spec)
-    print(f"{spec}: normalization mean={list(mean)} std={list(std)}")
-    for split in splits:
+    loaded = []
+    for split in args.splits.split(","):
         start = time.perf_counter()
         ds = build_dataset(spec, split)
+        loaded.append((split, ds, ds.load_image(0), time.perf_counter() - start))
+    mean, std = dataset_stats(spec)
+    print(f"{spec}: normalization mean={list(mean)} std={list(std)}")
+    for split, ds, image, seconds in loaded:
         counts = ds.class_counts()
-        image = ds.load_image(0)
         print(f"  {split}: {len(ds)} images, {len(ds.classes)} classes, first image {image.size[0]}x"
-              f"{image.size[1]} {image.mode} ({time.perf_counter() - start:.1f}s)")
+              f"{image.size[1]} {image.mode} ({seconds:.1f}s)")
         print("    per class: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
