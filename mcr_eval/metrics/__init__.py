@@ -1,0 +1,1 @@
+"""Representation metrics (RankMe, effective rank, alignment/uniformity, MEC coding length, linear CKA)."""

@@ -1,0 +1,88 @@
+"""Representation metrics on a feature matrix ``Z`` (n samples x d dims).
+
+* :func:`rankme` -- RankMe (Garrido et al., ICML 2023): ``exp(-sum_k p_k log p_k)`` with
+  ``p_k = s_k / ||s||_1 + eps`` over the singular values ``s`` of ``Z`` (not centered), ``eps = 1e-7``.
+* :func:`effective_rank` -- effective rank (Roy & Vetterli, 2007) of the *centered* features: the same
+  entropy formula on the singular values of ``Z - mean(Z)``, so it measures the spread around the mean.
+* :func:`alignment` / :func:`uniformity` -- Wang & Isola (ICML 2020) on l2-normalized features:
+  ``E ||f(x) - f(y)||^alpha`` over positive pairs (alpha = 2) and ``log E exp(-t ||f(x) - f(y)||^2)``
+  over all distinct pairs (t = 2).
+* :func:`mec_coding_length` -- the coding length of Maximum Entropy Coding (Liu et al., NeurIPS 2022):
+  ``mu * logdet(I_n + lam Z Z^T)`` on l2-normalized rows, ``mu = (n + d) / 2``, ``lam = d / (n eps^2)``,
+  computed exactly (``slogdet``), ``eps^2 = 64`` by default, the suite's L_comp setting (DESIGN.md 4.3).
+* :func:`linear_cka` -- linear CKA (Kornblith et al., ICML 2019):
+  ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` for column-centered ``X``, ``Y`` with matched rows.
+
+All inputs are tensors; computation is in float64 for stable spectra.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _spectral_entropy_rank(singular_values: torch.Tensor, eps: float) -> float:
+    p = singular_values / singular_values.sum() + eps
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def rankme(features: torch.Tensor, eps: float = 1e-7) -> float:
+    """RankMe of the (uncentered) feature matrix."""
+    return _spectral_entropy_rank(torch.linalg.svdvals(features.double()), eps)
+
+
+def effective_rank(features: torch.Tensor, eps: float = 1e-12) -> float:
+    """Roy & Vetterli's effective rank of the centered feature matrix."""
+    z = features.double()
+    return _spectral_entropy_rank(torch.linalg.svdvals(z - z.mean(0, keepdim=True)), eps)
+
+
+def alignment(view1: torch.Tensor, view2: torch.Tensor, alpha: float = 2.0) -> float:
+    """Mean ``||f(x) - f(y)||^alpha`` over positive pairs (row i of each view), features l2-normalized."""
+    a, b = F.normalize(view1.double(), dim=1), F.normalize(view2.double(), dim=1)
+    return float((a - b).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(features: torch.Tensor, t: float = 2.0, max_samples: int | None = None, seed: int = 0) -> float:
+    """``log`` of the mean Gaussian potential ``exp(-t ||f(x) - f(y)||^2)`` over all distinct pairs.
+
+    With ``max_samples`` a seeded random subset of rows is used (all pairs grow as n^2).
+    """
+    if max_samples is not None and features.shape[0] > max_samples:
+        rows = torch.randperm(features.shape[0], generator=torch.Generator().manual_seed(seed))[:max_samples]
+        features = features[rows]
+    z = F.normalize(features.double(), dim=1)
+    return float(torch.pdist(z).pow(2).mul(-t).exp().mean().log())
+
+
+def mec_coding_length(features: torch.Tensor, eps_sq: float = 64.0) -> float:
+    """MEC coding length ``mu logdet(I + lam Z Z^T)`` of l2-normalized rows (nats)."""
+    z = F.normalize(features.double(), dim=1)
+    n, d = z.shape
+    lam = d / (n * eps_sq)
+    mu = (n + d) / 2.0
+    # logdet(I_n + lam Z Z^T) = logdet(I_d + lam Z^T Z): use the smaller Gram matrix.
+    gram = z @ z.T if n <= d else z.T @ z
+    sign, logdet = torch.linalg.slogdet(torch.eye(gram.shape[0], dtype=gram.dtype) + lam * gram)
+    return float(mu * logdet)
+
+
+def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Linear CKA between two representations of the same n examples."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"CKA needs the same examples in both: {x.shape[0]} vs {y.shape[0]} rows")
+    a = x.double() - x.double().mean(0, keepdim=True)
+    b = y.double() - y.double().mean(0, keepdim=True)
+    cross = (b.T @ a).norm() ** 2
+    return float(cross / ((a.T @ a).norm() * (b.T @ b).norm()))
+
+
+def representation_summary(features: torch.Tensor) -> dict[str, float]:
+    """Metrics that need one feature matrix (alignment and CKA need pairs)."""
+    return {
+        "rankme": rankme(features),
+        "effective_rank": effective_rank(features),
+        "uniformity": uniformity(features, max_samples=4096),
+        "mec_coding_length": mec_coding_length(features),
+    }

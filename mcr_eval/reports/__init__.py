@@ -1,0 +1,1 @@
+"""Comparison reports built only from result records (docs/contracts.md section 2)."""

@@ -1,0 +1,112 @@
+"""Report figures (matplotlib, PNG): metric bars with error bars, retention heat-maps, training curves."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mcr_eval.reports.headers import column_header, group_title, row_label  # noqa: E402
+from mcr_eval.reports.records_table import GROUP_KEYS  # noqa: E402
+from mcr_eval.reports.statistics import COLUMN_KEYS  # noqa: E402
+
+MAX_PANELS = 24
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")[:80]
+
+
+def metric_bars(cells: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """One figure per table group: a panel per column, a bar per row, error bars = std over seeds."""
+    paths = []
+    for group, sub in cells.groupby(list(GROUP_KEYS), sort=True):
+        columns = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})[:MAX_PANELS]
+        ncols = min(3, len(columns))
+        nrows = math.ceil(len(columns) / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
+        for ax, col in zip(axes.flat, columns):
+            mask = np.logical_and.reduce([sub[k] == v for k, v in zip(COLUMN_KEYS, col)])
+            data = sub[mask].assign(_treated=sub["regularizer"] != "none").sort_values(["method", "_treated"])
+            labels = [row_label(m, r) for m, r in zip(data["method"], data["regularizer"])]
+            colors = ["#4C72B0" if r == "none" else "#DD8452" for r in data["regularizer"]]
+            ax.bar(range(len(data)), data["mean"], yerr=data["std"].fillna(0), color=colors, capsize=4)
+            ax.set_xticks(range(len(data)), labels, rotation=30, ha="right", fontsize=8)
+            ax.set_title(column_header(*col), fontsize=8, wrap=True)
+        for ax in list(axes.flat)[len(columns):]:
+            ax.axis("off")
+        fig.suptitle(f"{group_title(*group)} (blue: baseline, orange: regularized; bars: mean ± std)", fontsize=9)
+        fig.tight_layout()
+        path = out_dir / f"bars_{_slug('_'.join(map(str, group)))}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def retention_heatmap(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Factors x encoders for retention records that carry ``protocol.factor``; non-shared factors first."""
+    ret = frame[(frame["task"] == "retention") & frame["protocol"].map(lambda p: "factor" in p)]
+    paths = []
+    for metric, sub in ret.groupby("metric"):
+        sub = sub.assign(factor=sub["protocol"].map(lambda p: p["factor"]),
+                         shared=sub["protocol"].map(lambda p: p.get("shared")),
+                         encoder=[row_label(m, r) for m, r in zip(sub["method"], sub["regularizer"])])
+        table = sub.groupby(["factor", "encoder"])["value"].mean().unstack("encoder")
+        shared = sub.groupby("factor")["shared"].first()
+        order = sorted(table.index, key=lambda f: (shared.get(f) is True, f))
+        table = table.loc[order]
+        fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3, 0.45 * table.shape[0] + 1.6))
+        im = ax.imshow(table.values, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right", fontsize=8)
+        ax.set_yticks(range(table.shape[0]),
+                      [f"{f} ({'shared' if shared.get(f) is True else 'non-shared'})" for f in table.index],
+                      fontsize=8)
+        for (i, j), v in np.ndenumerate(table.values):
+            if not np.isnan(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if v < np.nanmean(table.values) else "black")
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"retention: {metric} (mean over seeds)", fontsize=9)
+        fig.tight_layout()
+        path = out_dir / f"retention_{_slug(metric)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def training_curves(log_dirs: list[Path], out_dir: Path, tag: str = "loss") -> list[Path]:
+    """Plot a TensorBoard scalar (default ``loss``) of every run whose event files are under ``log_dirs``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    curves = {}
+    for root in log_dirs:
+        for event_dir in sorted({p.parent for p in Path(root).rglob("events.out.tfevents.*")}):
+            acc = EventAccumulator(str(event_dir), size_guidance={"scalars": 0})
+            acc.Reload()
+            tags = [t for t in acc.Tags().get("scalars", []) if t == tag or t.endswith("/" + tag)]
+            if tags:
+                events = acc.Scalars(tags[0])
+                curves[str(event_dir.relative_to(root.parent) if root.parent != event_dir else event_dir)] = (
+                    [e.step for e in events], [e.value for e in events])
+    if not curves:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, (steps, values) in sorted(curves.items()):
+        ax.plot(steps, values, label=name, linewidth=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(tag)
+    ax.legend(fontsize=6)
+    ax.set_title(f"training curves ({tag}, from TensorBoard logs)", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f"curves_{_slug(tag)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

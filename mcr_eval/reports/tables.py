@@ -1,0 +1,111 @@
+"""Comparison tables (rows: method x regularizer; columns: task/metric with protocol) in four formats."""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mcr_eval.reports.headers import column_header, group_title, row_label
+from mcr_eval.reports.records_table import GROUP_KEYS
+from mcr_eval.reports.statistics import COLUMN_KEYS
+
+
+@dataclass
+class Table:
+    """One comparison table: a title and a grid of already formatted cells."""
+
+    title: str
+    columns: list[str]
+    rows: list[str]
+    cells: list[list[str]]
+
+
+def fmt_value(mean: float, std: float, n: int) -> str:
+    spread = "" if math.isnan(std) else f" ± {std:.4f}"
+    return f"{mean:.4f}{spread} (n={n})"
+
+
+def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bool) -> str:
+    if pairs < 2:
+        return f"{diff:+.4f} (n={pairs}: too few pairs for an interval)"
+    mark = " *" if significant else ""
+    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] (n={pairs}){mark}"
+
+
+def comparison_tables(cells: pd.DataFrame) -> list[Table]:
+    tables = []
+    for group, sub in cells.groupby(list(GROUP_KEYS), sort=True):
+        col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
+        row_keys = sorted({tuple(r) for r in sub[["method", "regularizer"]].values},
+                          key=lambda r: (r[0], r[1] != "none", r[1]))
+        lookup = {(r.method, r.regularizer, *[getattr(r, k) for k in COLUMN_KEYS]): r for r in sub.itertuples()}
+        grid = []
+        for method, reg in row_keys:
+            line = []
+            for col in col_keys:
+                r = lookup.get((method, reg, *col))
+                line.append(fmt_value(r.mean, r.std, r.n) if r is not None else "—")
+            grid.append(line)
+        tables.append(Table(group_title(*group), [column_header(*c) for c in col_keys],
+                            [row_label(m, g) for m, g in row_keys], grid))
+    return tables
+
+
+def effect_tables(effects: pd.DataFrame) -> list[Table]:
+    tables = []
+    if effects.empty:
+        return tables
+    for group, sub in effects.groupby(list(GROUP_KEYS), sort=True):
+        col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
+        methods = sorted(sub["method"].unique())
+        lookup = {(r.method, *[getattr(r, k) for k in COLUMN_KEYS]): r for r in sub.itertuples()}
+        grid = []
+        for method in methods:
+            line = []
+            for col in col_keys:
+                r = lookup.get((method, *col))
+                line.append("—" if r is None else fmt_effect(r.diff, r.ci_low, r.ci_high, r.pairs, r.significant))
+            grid.append(line)
+        title = "MCR − baseline, paired by seed, 95% t-interval (* = interval excludes 0) · " + group_title(*group)
+        tables.append(Table(title, [column_header(*c) for c in col_keys], [f"{m}: MCR − base" for m in methods],
+                            grid))
+    return tables
+
+
+def to_markdown(table: Table) -> str:
+    head = "| | " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |"
+    sep = "|---" * (len(table.columns) + 1) + "|"
+    body = ["| " + row + " | " + " | ".join(cells) + " |" for row, cells in zip(table.rows, table.cells)]
+    return "\n".join([f"**{table.title}**", "", head, sep, *body])
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                 ("±", r"$\pm$"), ("−", "$-$"), ("·", r"$\cdot$"), ("—", "--")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table; headers are long, so they sit in p-columns."""
+    spec = "l" + "p{3.2cm}" * len(table.columns)
+    lines = [r"\begin{table}[t]", r"\centering\small", rf"\caption{{{_tex(table.title)}}}",
+             rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             " & ".join([""] + [_tex(c) for c in table.columns]) + r" \\", r"\midrule"]
+    lines += [" & ".join([_tex(row)] + [_tex(c) for c in cells]) + r" \\" for row, cells in zip(table.rows,
+                                                                                               table.cells)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines)
+
+
+def to_html(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        f"<tr><th>{html.escape(row)}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        for row, cells in zip(table.rows, table.cells)
+    )
+    return (f"<table><caption>{html.escape(table.title)}</caption><thead><tr><th></th>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")

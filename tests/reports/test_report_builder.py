@@ -1,0 +1,129 @@
+"""The report builder on synthetic records with hand-computed means, stds and t-intervals."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from mcr_eval.cli import main as eval_main
+from mcr_eval.reports.builder import build_report
+from mcr_eval.reports.records_table import read_records, records_frame
+from mcr_eval.reports.statistics import cell_summaries, paired_effects
+from mcr_train.errors import DataError
+
+T_975_DF2 = 4.302652729911275  # Student t quantile, 0.975, 2 degrees of freedom (tables)
+
+
+def record(method, reg, seed, value, task="knn", metric="top1", protocol=None, **kw):
+    rec = {"run": f"{method}-{reg}-s{seed}", "method": method, "regularizer": reg, "backbone": "resnet18-cifar-w16",
+           "pretrain_data": "scenes", "epochs": 30, "seed": seed, "task": task, "dataset": "scenes",
+           "split": "test", "protocol": protocol if protocol is not None else {"k": 200, "T": 0.1},
+           "metric": metric, "value": value, "n": 2000, "created": "2026-11-28T00:00:00Z",
+           "suite_version": "0.1.0"}
+    rec.update(kw)
+    return rec
+
+
+def write(path: Path, records) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+BASE = [0.60, 0.62, 0.64]
+MCR = [0.63, 0.66, 0.66]
+
+
+def known_records():
+    recs = [record("simclr", "none", s, v) for s, v in enumerate(BASE)]
+    recs += [record("simclr", "mcr", s, v) for s, v in enumerate(MCR)]
+    recs += [record("simclr", "none", s, v, protocol={"k": 20, "T": 0.07}) for s, v in enumerate([0.5, 0.5, 0.5])]
+    recs += [record("simclr", "mcr", s, v, protocol={"k": 20, "T": 0.07}) for s, v in enumerate([0.4, 0.5, 0.6])]
+    recs += [record("byol", "none", 0, 0.7, task="linear", protocol={"mode": "fast"}),
+             record("byol", "mcr", 0, 0.71, task="linear", protocol={"mode": "fast"})]
+    return recs
+
+
+def test_means_stds_and_paired_interval_equal_hand_computed(tmp_path):
+    frame = records_frame(read_records([write(tmp_path / "r.jsonl", known_records())]))
+    cells = cell_summaries(frame)
+    row = cells[(cells.regularizer == "none") & cells.protocol_key.str.contains('"k": 200')].iloc[0]
+    assert row["mean"] == pytest.approx(0.62) and row["std"] == pytest.approx(0.02) and row["n"] == 3
+    effects = paired_effects(frame)
+    eff = effects[(effects.method == "simclr") & effects.protocol_key.str.contains('"k": 200')].iloc[0]
+    diffs = [m - b for m, b in zip(MCR, BASE)]  # 0.03, 0.04, 0.02
+    half = T_975_DF2 * 0.01 / math.sqrt(3)
+    assert eff["diff"] == pytest.approx(0.03) and eff["pairs"] == 3
+    assert eff["ci_low"] == pytest.approx(sum(diffs) / 3 - half) and eff["ci_high"] == pytest.approx(0.03 + half)
+    assert bool(eff["significant"])
+    k20 = effects[(effects.method == "simclr") & effects.protocol_key.str.contains('"k": 20}')].iloc[0]
+    assert k20["diff"] == pytest.approx(0.0) and not k20["significant"]
+    byol = effects[effects.method == "byol"].iloc[0]
+    assert byol["pairs"] == 1 and not byol["enough"] and not byol["significant"]
+
+
+def test_report_files_headers_and_self_contained_html(tmp_path):
+    out = tmp_path / "report"
+    report = build_report([write(tmp_path / "r.jsonl", known_records())], out)
+    md = (out / "report.md").read_text()
+    assert "kNN top1 · scenes/test · T=0.1 k=200" in md and "T=0.07 k=20" in md
+    assert "0.6200 ± 0.0200 (n=3)" in md
+    assert "+0.0300 [" in md and "too few pairs" in md
+    assert "## Paper claims vs measured" in md and "significant gain" in md
+    html = (out / "index.html").read_text()
+    assert html.count("<table>") == len(report.tables) + len(report.effects) == 2
+    for src in re.findall(r'src="([^"]+)"', html):
+        assert (out / src).is_file(), src
+    assert "http://" not in html and "https://" not in html
+    assert r"\toprule" in (out / "tables.tex").read_text()
+    assert "mean" in (out / "summary.csv").read_text().splitlines()[0]
+
+
+def test_mixed_protocols_under_one_header_fail(tmp_path):
+    recs = [record("simclr", "none", 0, 0.6, protocol={"k": 200, "T": 0.1}),
+            record("simclr", "mcr", 0, 0.7, protocol={"k": 200, "T": 0.07})]
+    with pytest.raises(DataError, match=r"mixes protocols.*T: 0.1 vs 0.07|mixes protocols.*T: 0.07 vs 0.1"):
+        records_frame(read_records([write(tmp_path / "r.jsonl", recs)]))
+
+
+def test_trials_are_replicates_not_protocols(tmp_path):
+    recs = [record("simclr", reg, 0, v, task="detection", metric="bbox_AP", protocol={"config": "r18", "trial": t})
+            for reg, vals in (("none", [0.1, 0.3]), ("mcr", [0.2, 0.5])) for t, v in enumerate(vals)]
+    frame = records_frame(read_records([write(tmp_path / "r.jsonl", recs)]))
+    cells = cell_summaries(frame)
+    assert len(cells) == 2 and cells["n"].tolist() == [2, 2]
+    assert paired_effects(frame)["diff"].iloc[0] == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r.pop("protocol"), "lacks record fields"),
+    (lambda r: r.update(value=None), "not a finite number"),
+    (lambda r: r.update(value="0.5"), "not a finite number"),
+])
+def test_bad_records_are_refused(tmp_path, mutate, message):
+    recs = known_records()
+    mutate(recs[2])
+    with pytest.raises(DataError, match=message):
+        read_records([write(tmp_path / "r.jsonl", recs)])
+
+
+def test_duplicate_measurements_are_not_averaged(tmp_path):
+    recs = known_records() + [record("simclr", "none", 0, 0.9)]
+    with pytest.raises(DataError, match="same thing twice"):
+        records_frame(read_records([write(tmp_path / "r.jsonl", recs)]))
+
+
+def test_cli_report_and_bad_input(tmp_path, capsys):
+    path = write(tmp_path / "r.jsonl", known_records())
+    assert eval_main(["report", str(path), "--out", str(tmp_path / "rep"), "--format", "md,html"]) == 0
+    assert (tmp_path / "rep" / "index.html").is_file() and not (tmp_path / "rep" / "tables.tex").exists()
+    assert "index.html" in capsys.readouterr().out
+    (tmp_path / "bad.jsonl").write_text('{"run": 1}\nnot json\n')
+    for argv, msg in ((["report", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "x")], "lacks record"),
+                      (["report", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x")], "not found"),
+                      (["report", str(path), "--out", str(tmp_path / "x"), "--format", "pdf"], "unknown report")):
+        with pytest.raises(SystemExit) as exc:
+            eval_main(argv)
+        assert exc.value.code == 2
+        assert msg in capsys.readouterr().err
