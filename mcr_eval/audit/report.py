@@ -1,8 +1,9 @@
 """Retention records (docs/contracts.md §2), Markdown/CSV tables and heat-maps.
 
-Metric names of the ``retention`` records: ``probe.<factor>`` (its protocol carries ``std``, ``chance``,
-``role`` and ``kind``: accuracy or r2), ``chance.<factor>``, ``ref_raw_pixels.<factor>``,
-``ref_random_init.<factor>``, ``retention.<factor>``, ``sensitivity.<factor>``, ``cf_accuracy.<factor>``,
+Metric names of the ``retention`` records: ``probe.<factor>`` (its protocol carries ``factor``,
+``role`` and ``kind``: accuracy or r2), ``probe_std.<factor>`` (std over folds), ``chance.<factor>``,
+``ref_raw_pixels.<factor>``, ``ref_random_init.<factor>``, ``retention.<factor>``, ``sensitivity.<factor>``,
+``cf_accuracy.<factor>``, ``cf_chance.<factor>``,
 ``non_shared_retention``, ``shared_retention`` and ``invariance.<transform>``.
 """
 
@@ -88,17 +89,19 @@ def retention_records(meta: Mapping[str, Any], audit: RetentionAudit, dataset: s
             records.append(make_record(run, "retention", dataset, "test", {**base, **extra}, metric, value, n))
 
     for row in audit.rows:
-        extra = {"role": row.role, "kind": row.probe.metric}
-        add(f"probe.{row.factor}", row.probe.mean, row.probe.n, std=row.probe.std, chance=row.probe.chance,
-            **extra)
+        # Measured quantities are metrics of their own; the protocol holds only what defines the number.
+        extra = {"role": row.role, "kind": row.probe.metric, "factor": row.factor}
+        add(f"probe.{row.factor}", row.probe.mean, row.probe.n, **extra)
+        add(f"probe_std.{row.factor}", row.probe.std, row.probe.n, **extra)
         add(f"chance.{row.factor}", row.probe.chance, row.probe.n, **extra)
         for ref, score in row.references.items():
-            add(f"ref_{ref}.{row.factor}", score.mean, score.n, std=score.std, **extra)
+            add(f"ref_{ref}.{row.factor}", score.mean, score.n, **extra)
         add(f"retention.{row.factor}", row.retention, row.probe.n, **extra)
         cf = audit.interventions.get(row.factor)
         if cf:
             add(f"sensitivity.{row.factor}", cf["sensitivity"], cf["n"], **extra)
-            add(f"cf_accuracy.{row.factor}", cf["cf_accuracy"], cf["n"], chance=cf["cf_chance"], **extra)
+            add(f"cf_accuracy.{row.factor}", cf["cf_accuracy"], cf["n"], **extra)
+            add(f"cf_chance.{row.factor}", cf["cf_chance"], cf["n"], **extra)
     add("non_shared_retention", audit.non_shared_retention, audit.n)
     add("shared_retention", audit.shared_retention, audit.n)
     return records

@@ -50,36 +50,33 @@ def metric_bars(cells: pd.DataFrame, out_dir: Path) -> list[Path]:
     return paths
 
 
-def retention_heatmap(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Factors x encoders for retention records that carry ``protocol.factor``; non-shared factors first."""
-    ret = frame[(frame["task"] == "retention") & frame["protocol"].map(lambda p: "factor" in p)]
-    paths = []
-    for metric, sub in ret.groupby("metric"):
-        sub = sub.assign(factor=sub["protocol"].map(lambda p: p["factor"]),
-                         shared=sub["protocol"].map(lambda p: p.get("shared")),
-                         encoder=[row_label(m, r) for m, r in zip(sub["method"], sub["regularizer"])])
-        table = sub.groupby(["factor", "encoder"])["value"].mean().unstack("encoder")
-        shared = sub.groupby("factor")["shared"].first()
-        order = sorted(table.index, key=lambda f: (shared.get(f) is True, f))
-        table = table.loc[order]
-        fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3, 0.45 * table.shape[0] + 1.6))
-        im = ax.imshow(table.values, cmap="viridis", aspect="auto")
-        ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right", fontsize=8)
-        ax.set_yticks(range(table.shape[0]),
-                      [f"{f} ({'shared' if shared.get(f) is True else 'non-shared'})" for f in table.index],
-                      fontsize=8)
-        for (i, j), v in np.ndenumerate(table.values):
-            if not np.isnan(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < np.nanmean(table.values) else "black")
-        fig.colorbar(im, ax=ax)
-        ax.set_title(f"retention: {metric} (mean over seeds)", fontsize=9)
-        fig.tight_layout()
-        path = out_dir / f"retention_{_slug(metric)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+def retention_heatmap(frame: pd.DataFrame, out_dir: Path, quantity: str = "retention") -> list[Path]:
+    """Factors x encoders of the audit's ``<quantity>.<factor>`` records; non-shared factors first."""
+    ret = frame[(frame["task"] == "retention") & frame["metric"].str.startswith(quantity + ".")
+                & frame["protocol"].map(lambda p: "factor" in p)]
+    if ret.empty:
+        return []
+    ret = ret.assign(factor=ret["protocol"].map(lambda p: p["factor"]),
+                     shared=ret["protocol"].map(lambda p: p.get("role") == "shared"),
+                     encoder=[row_label(m, r) for m, r in zip(ret["method"], ret["regularizer"])])
+    table = ret.groupby(["factor", "encoder"])["value"].mean().unstack("encoder")
+    shared = ret.groupby("factor")["shared"].first()
+    table = table.loc[sorted(table.index, key=lambda f: (bool(shared[f]), f))]
+    fig, ax = plt.subplots(figsize=(1.4 * table.shape[1] + 3.5, 0.45 * table.shape[0] + 1.6))
+    im = ax.imshow(table.values, cmap="viridis", aspect="auto", vmin=0, vmax=max(1.0, np.nanmax(table.values)))
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]),
+                  [f"{f} ({'shared' if shared[f] else 'non-shared'})" for f in table.index], fontsize=8)
+    for (i, j), v in np.ndenumerate(table.values):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.5 else "black")
+    fig.colorbar(im, ax=ax)
+    ax.set_title(f"{quantity} per factor (mean over seeds)", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / f"heatmap_{_slug(quantity)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
 
 
 def training_curves(log_dirs: list[Path], out_dir: Path, tag: str = "loss") -> list[Path]:

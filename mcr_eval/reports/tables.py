@@ -37,7 +37,7 @@ def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bo
 
 def comparison_tables(cells: pd.DataFrame) -> list[Table]:
     tables = []
-    for group, sub in cells.groupby(list(GROUP_KEYS), sort=True):
+    for (*group, task), sub in cells.groupby([*GROUP_KEYS, "task"], sort=True):
         col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
         row_keys = sorted({tuple(r) for r in sub[["method", "regularizer"]].values},
                           key=lambda r: (r[0], r[1] != "none", r[1]))
@@ -49,7 +49,7 @@ def comparison_tables(cells: pd.DataFrame) -> list[Table]:
                 r = lookup.get((method, reg, *col))
                 line.append(fmt_value(r.mean, r.std, r.n) if r is not None else "—")
             grid.append(line)
-        tables.append(Table(group_title(*group), [column_header(*c) for c in col_keys],
+        tables.append(Table(f"{task} · {group_title(*group)}", [column_header(*c) for c in col_keys],
                             [row_label(m, g) for m, g in row_keys], grid))
     return tables
 
@@ -58,7 +58,7 @@ def effect_tables(effects: pd.DataFrame) -> list[Table]:
     tables = []
     if effects.empty:
         return tables
-    for group, sub in effects.groupby(list(GROUP_KEYS), sort=True):
+    for (*group, task), sub in effects.groupby([*GROUP_KEYS, "task"], sort=True):
         col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
         methods = sorted(sub["method"].unique())
         lookup = {(r.method, *[getattr(r, k) for k in COLUMN_KEYS]): r for r in sub.itertuples()}
@@ -69,7 +69,8 @@ def effect_tables(effects: pd.DataFrame) -> list[Table]:
                 r = lookup.get((method, *col))
                 line.append("—" if r is None else fmt_effect(r.diff, r.ci_low, r.ci_high, r.pairs, r.significant))
             grid.append(line)
-        title = "MCR − baseline, paired by seed, 95% t-interval (* = interval excludes 0) · " + group_title(*group)
+        title = (f"{task}: MCR − baseline, paired by seed, 95% t-interval (* = interval excludes 0) · "
+                 f"{group_title(*group)}")
         tables.append(Table(title, [column_header(*c) for c in col_keys], [f"{m}: MCR − base" for m in methods],
                             grid))
     return tables

@@ -57,7 +57,12 @@ def test_retain_two_checkpoints_writes_records_table_and_heatmap(tmp_path, capsy
     metrics = {r["metric"] for r in records}
     assert {"non_shared_retention", "probe.color", "sensitivity.pos_x", "invariance.hue_shift"} <= metrics
     color = next(r for r in records if r["metric"] == "probe.color")
-    assert color["protocol"]["role"] == "non-shared" and "std" in color["protocol"]
+    assert color["protocol"]["role"] == "non-shared" and color["protocol"]["factor"] == "color"
+    assert "std" not in color["protocol"] and "probe_std.color" in metrics  # measured values are metrics
+    from mcr_eval.reports.records_table import read_records as read_report_records
+    from mcr_eval.reports.records_table import records_frame
+
+    records_frame(read_report_records([out]))  # two seeds share every protocol: the report accepts them
     text = (report / "retention.md").read_text()
     assert "| color | non-shared |" in text and "non-shared retention" in text
     for name in ("retention.png", "invariance.png", "retention.csv"):

@@ -72,7 +72,7 @@ def test_report_files_headers_and_self_contained_html(tmp_path):
     assert "+0.0300 [" in md and "too few pairs" in md
     assert "## Paper claims vs measured" in md and "significant gain" in md
     html = (out / "index.html").read_text()
-    assert html.count("<table>") == len(report.tables) + len(report.effects) == 2
+    assert html.count("<table>") == len(report.tables) + len(report.effects) == 4  # knn and linear, each
     for src in re.findall(r'src="([^"]+)"', html):
         assert (out / src).is_file(), src
     assert "http://" not in html and "https://" not in html

@@ -1,0 +1,11 @@
+# byol on tiny-imagenet: 1 GPU(s) x 256 images, 800 epochs (LR scaled linearly from the recipe at batch 256).
+_base_ = ["./_base_/tiny-imagenet.py"]
+model = dict(
+    type="byol",
+    backbone={{_base_.backbone}},
+    projector=dict(hidden_dim=4096, out_dim=256, num_layers=2),
+    predictor=dict(hidden_dim=4096, out_dim=256, num_layers=2),
+    momentum=(0.99, 1.0),
+)
+data = dict(views="byol_cifar")
+optimizer = dict(type="LARS", lr=1.0, momentum=0.9, weight_decay=1e-05, eta=0.02, clip_lr=True)

@@ -1,0 +1,14 @@
+# mec on scenes: 1 GPU(s) x 128 images, 30 epochs (LR scaled linearly from the recipe at batch 256).
+_base_ = ["./_base_/scenes.py"]
+model = dict(
+    type="mec",
+    backbone={{_base_.backbone}},
+    projector=dict(hidden_dim=512, out_dim=512, num_layers=3, last_bn=True, last_bn_affine=False),
+    predictor=dict(hidden_dim=128, out_dim=512, num_layers=2),
+    eps_sq=64.0,
+    order=4,
+    warmup_epochs=10,
+    momentum=(0.996, 1.0),
+)
+data = dict(views="mec_cifar")
+optimizer = dict(type="SGD", lr=0.25, momentum=0.9, weight_decay=1e-05)

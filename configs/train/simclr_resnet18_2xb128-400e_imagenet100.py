@@ -1,0 +1,10 @@
+# simclr on imagenet100: 2 GPU(s) x 128 images, 400 epochs (LR scaled linearly from the recipe at batch 256).
+_base_ = ["./_base_/imagenet100.py"]
+model = dict(
+    type="simclr",
+    backbone={{_base_.backbone}},
+    projector=dict(hidden_dim=2048, out_dim=256, num_layers=2),
+    temperature=0.1,
+)
+data = dict(views="simclr")
+optimizer = dict(type="LARS", lr=0.4, momentum=0.9, weight_decay=1e-05, eta=0.02, clip_lr=True)

@@ -1,0 +1,12 @@
+# simsiam + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
+_base_ = ["./simsiam_resnet50_8xb128-100e_imagenet.py"]
+regularizer = dict(
+    type="MCR",
+    lambda1=1.0,
+    lambda2=1.0,
+    fusion="representation",
+    mcr_loss="mec_cross",
+    hypergrad="exact",
+    optimization="bilevel",
+    compmod=dict(hidden=2048, depth=2, norm="bn"),
+)
