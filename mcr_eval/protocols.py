@@ -1,6 +1,6 @@
 """One-line protocol statements for table headers, built from a result record's ``protocol`` dict.
 
-docs/evaluation.md states each protocol in exactly these words; reports use :func:`protocol_header` so a
+README section 'Evaluation' states each protocol in exactly these words; reports use :func:`protocol_header` so a
 table's header and the README never drift apart.
 """
 

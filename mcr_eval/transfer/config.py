@@ -121,7 +121,7 @@ def check_annotations(cfg: Config) -> None:
     for path in paths:
         if not os.path.isfile(path):
             raise DataError(f"annotation file '{path}' not found; pass --data-root with the dataset folder the config "
-                            "expects (see docs/transfer.md), e.g. COCO's annotations/instances_val2017.json")
+                            "expects (see README section 'Transfer'), e.g. COCO's annotations/instances_val2017.json")
 
 
 def _scaled_milestones(scheduler: dict, fraction_of: float, max_iters: int) -> list[int]:

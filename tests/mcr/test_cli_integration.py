@@ -1,15 +1,10 @@
-"""End to end through ``mcr-train``: an ``*-mcr_*`` config trains the MCR model and exports only the encoder.
-
-Until the CLI wraps the method with the config's ``regularizer`` block (the integration described in
-docs/mcr.md), this test skips with that reason instead of silently training the plain method.
-"""
+"""End to end through ``mcr-train``: an ``*-mcr_*`` config trains the MCR model and exports only the encoder."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -26,9 +21,7 @@ OPTIONS = ["model.backbone.width=4", "data.batch_size=16", "data.spec=scenes?n=3
 def test_mcr_config_trains_and_exports_the_encoder_only(tmp_path):
     job = prepare_training([str(CONFIG), "--work-dir", str(tmp_path), "--max-iters", "3", "--cfg-options", *OPTIONS])
     model = unwrap(job.runner.model)
-    if not isinstance(model, MCRModel):
-        pytest.skip("integration pending: the CLI does not yet wrap the method with cfg.regularizer "
-                    "(see the lead's change in docs/mcr.md)")
+    assert isinstance(model, MCRModel), "the regularizer block must wrap the method in MCRModel"
     xi_before = model.compmod.net[0].weight.detach().clone()
     run_training(job)
     assert not torch.equal(xi_before, model.compmod.net[0].weight)
