@@ -13,7 +13,7 @@ $(STAMP): $(INSTALL_INPUTS)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m mcr_train.data.demo --out reports/demo
+	$(PY) -m mcr_eval.demo --out reports/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -8,7 +8,7 @@ import argparse
 
 from mcr_eval.commands._shared import EncoderSession, add_data_arguments, add_encoder_arguments, emit
 from mcr_eval.data import augment_transform, load_split
-from mcr_eval.probes.linear import fast_linear_probe, standard_linear_probe
+from mcr_eval.probes.linear import L2_GRID, fast_linear_probe, standard_linear_probe
 from mcr_eval.records import records_for_encoder
 from mcr_train.errors import ConfigError
 
@@ -44,11 +44,12 @@ def run(args: argparse.Namespace) -> int:
             "classifier": "multinomial logistic regression",
             "standardize": True,
             "l2_selection": f"held-out {args.val_fraction:g} of train",
-            "l2": result["l2"],
+            "l2_grid": list(L2_GRID),  # the chosen value is an outcome, recorded as metric selected_l2
             "n_train": result["n_train"],
             "seed": args.seed,
         }
         n_test = result["n_test"]
+        metrics = {"top1": result["top1"], "top5": result["top5"], "selected_l2": result["l2"]}
     else:
         train_set = load_split(
             args.data, args.train_split, augment_transform(session.input_size, session.mean, session.std)
@@ -84,13 +85,14 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
         }
         n_test = len(test_set)
+        metrics = {"top1": result["top1"], "top5": result["top5"]}
     records = records_for_encoder(
         session.meta,
         "linear",
         args.data,
         args.test_split,
         protocol,
-        {"top1": result["top1"], "top5": result["top5"]},
+        metrics,
         n_test,
     )
     emit(args, records)

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     report = build_report(args.results, args.out, formats, args.logs, args.figures)
-    for table in report.tables[:1] + report.effects[:1]:
+    headline = [t for t in report.tables + report.effects if t.title.split()[0].rstrip(":") in ("knn", "linear")]
+    for table in headline or report.tables[:1]:
         print(to_markdown(table) + "\n")
     print(f"report written to {args.out}: " + ", ".join(p.name for p in report.files))
     if (args.out / "index.html").is_file():

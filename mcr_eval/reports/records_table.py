@@ -106,7 +106,8 @@ def check_mixed_protocols(frame: pd.DataFrame) -> None:
         coverage = {p: frozenset(map(tuple, rows[list(ROW_KEYS)].drop_duplicates().values))
                     for p, rows in sub.groupby("protocol_key")}
         if len(set(coverage.values())) > 1:
-            (pa, ra), (pb, rb) = list(coverage.items())[:2]
+            (pa, ra), (pb, rb) = next(
+                (a, b) for a in coverage.items() for b in coverage.items() if a[1] != b[1])
             task, metric = family[3], family[6]
             raise DataError(
                 f"{task}/{metric} on {family[4]} mixes protocols across rows ({_protocol_diff(pa, pb)}): rows "

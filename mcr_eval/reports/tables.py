@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mcr_eval.reports.headers import column_header, group_title, row_label
+from mcr_eval.reports.headers import column_header, group_title, protocol_text, row_label, split_protocols
 from mcr_eval.reports.records_table import GROUP_KEYS
 from mcr_eval.reports.statistics import COLUMN_KEYS
 
@@ -18,6 +18,7 @@ class Table:
     """One comparison table: a title and a grid of already formatted cells."""
 
     title: str
+    protocol: str
     columns: list[str]
     rows: list[str]
     cells: list[list[str]]
@@ -35,6 +36,12 @@ def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bo
     return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] (n={pairs}){mark}"
 
 
+def _headers(col_keys: list[tuple]) -> tuple[str, list[str]]:
+    """Protocol text shared by all columns, and column headers carrying only what distinguishes them."""
+    common, distinct = split_protocols([c[-1] for c in col_keys])
+    return protocol_text(common), [column_header(*c[:-1], d) for c, d in zip(col_keys, distinct)]
+
+
 def comparison_tables(cells: pd.DataFrame) -> list[Table]:
     tables = []
     for (*group, task), sub in cells.groupby([*GROUP_KEYS, "task"], sort=True):
@@ -49,7 +56,7 @@ def comparison_tables(cells: pd.DataFrame) -> list[Table]:
                 r = lookup.get((method, reg, *col))
                 line.append(fmt_value(r.mean, r.std, r.n) if r is not None else "—")
             grid.append(line)
-        tables.append(Table(f"{task} · {group_title(*group)}", [column_header(*c) for c in col_keys],
+        tables.append(Table(f"{task} · {group_title(*group)}", *_headers(col_keys),
                             [row_label(m, g) for m, g in row_keys], grid))
     return tables
 
@@ -71,8 +78,7 @@ def effect_tables(effects: pd.DataFrame) -> list[Table]:
             grid.append(line)
         title = (f"{task}: MCR − baseline, paired by seed, 95% t-interval (* = interval excludes 0) · "
                  f"{group_title(*group)}")
-        tables.append(Table(title, [column_header(*c) for c in col_keys], [f"{m}: MCR − base" for m in methods],
-                            grid))
+        tables.append(Table(title, *_headers(col_keys), [f"{m}: MCR − base" for m in methods], grid))
     return tables
 
 
@@ -80,7 +86,7 @@ def to_markdown(table: Table) -> str:
     head = "| | " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |"
     sep = "|---" * (len(table.columns) + 1) + "|"
     body = ["| " + row + " | " + " | ".join(cells) + " |" for row, cells in zip(table.rows, table.cells)]
-    return "\n".join([f"**{table.title}**", "", head, sep, *body])
+    return "\n".join([f"**{table.title}**", "", f"Protocol (all columns): {table.protocol}", "", head, sep, *body])
 
 
 def _tex(text: str) -> str:
@@ -93,7 +99,8 @@ def _tex(text: str) -> str:
 def to_latex(table: Table) -> str:
     """A booktabs table; headers are long, so they sit in p-columns."""
     spec = "l" + "p{3.2cm}" * len(table.columns)
-    lines = [r"\begin{table}[t]", r"\centering\small", rf"\caption{{{_tex(table.title)}}}",
+    caption = f"{_tex(table.title)}. Protocol (all columns): {_tex(table.protocol)}"
+    lines = [r"\begin{table}[t]", r"\centering\small", rf"\caption{{{caption}}}",
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
              " & ".join([""] + [_tex(c) for c in table.columns]) + r" \\", r"\midrule"]
     lines += [" & ".join([_tex(row)] + [_tex(c) for c in cells]) + r" \\" for row, cells in zip(table.rows,
@@ -108,5 +115,6 @@ def to_html(table: Table) -> str:
         f"<tr><th>{html.escape(row)}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         for row, cells in zip(table.rows, table.cells)
     )
-    return (f"<table><caption>{html.escape(table.title)}</caption><thead><tr><th></th>{head}</tr></thead>"
+    return (f"<table><caption>{html.escape(table.title)}<br><small>Protocol (all columns): "
+            f"{html.escape(table.protocol)}</small></caption><thead><tr><th></th>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>")

@@ -83,6 +83,7 @@ def config_backbone_shapes(model_cfg: dict) -> dict[str, tuple[int, ...]]:
     """Parameter shapes of the config's backbone plus a C4 shared head (``layer4`` in torchvision names)."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.registry import DefaultScope
 
     register_all_modules(init_default_scope=False)
 
@@ -90,7 +91,9 @@ def config_backbone_shapes(model_cfg: dict) -> dict[str, tuple[int, ...]]:
         cfg = {**cfg, "init_cfg": None}
         if cfg.get("norm_cfg", {}).get("type") == "SyncBN":
             cfg["norm_cfg"] = {**cfg["norm_cfg"], "type": "BN"}
-        return MODELS.build(cfg)
+        # Another runner in this process (e.g. pretraining) may have left a non-mmdet default scope.
+        with DefaultScope.overwrite_default_scope("mmdet"):
+            return MODELS.build(cfg)
 
     shapes = _shapes(build(dict(model_cfg["backbone"])))
     shared = (model_cfg.get("roi_head") or {}).get("shared_head")
