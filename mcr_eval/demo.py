@@ -20,7 +20,7 @@ from mcr_train.errors import ConfigError, cli_errors
 
 SCALES = {
     # iters per pretraining run, scenes for training, probe train/test sizes, audit scenes
-    "full": dict(iters=100, batch=64, train_n=4000, probe_n=2000, test_n=1000, audit_n=600, cf=100, attr_n=8,
+    "full": dict(iters=250, batch=64, train_n=4000, probe_n=2000, test_n=1000, audit_n=600, cf=100, attr_n=8,
                  width=16, log_every=5),
     "quick": dict(iters=3, batch=16, train_n=64, probe_n=120, test_n=60, audit_n=120, cf=20, attr_n=2, width=4,
                   log_every=1),
