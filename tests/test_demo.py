@@ -20,7 +20,7 @@ def test_quick_demo_writes_every_artefact(tmp_path, capsys):
     images = re.findall(r'src="([^"]+)"', html)
     assert any("heatmap_retention" in i for i in images) and any("bars_" in i for i in images)
     assert any("attribution" in i for i in images) and any("scenes_grid" in i for i in images)
-    assert any("curves_" in i for i in images)  # training curves from the runs' TensorBoard logs
+    assert any("curves_ssl_loss" in i for i in images)  # training curves from the runs' TensorBoard logs
     for src in images:
         assert (out / src).is_file(), src
     printed = capsys.readouterr().out

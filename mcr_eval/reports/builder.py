@@ -22,7 +22,7 @@ FORMATS = ("md", "csv", "tex", "html")
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;
 margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f2f2f2;max-width:16em}caption{font-weight:bold;text-align:left;margin-bottom:.4em}
-img{max-width:100%;border:1px solid #ddd;margin:.5em 0}code{background:#f5f5f5;padding:1px 3px}"""
+.scroll{overflow-x:auto;max-width:100%}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}code{background:#f5f5f5;padding:1px 3px}"""
 
 
 @dataclass

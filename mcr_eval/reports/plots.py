@@ -80,8 +80,12 @@ def retention_heatmap(frame: pd.DataFrame, out_dir: Path, quantity: str = "reten
     return [path]
 
 
-def training_curves(log_dirs: list[Path], out_dir: Path, tag: str = "loss") -> list[Path]:
-    """Plot a TensorBoard scalar (default ``loss``) of every run whose event files are under ``log_dirs``."""
+def training_curves(log_dirs: list[Path], out_dir: Path, tags: tuple[str, ...] = ("ssl", "loss")) -> list[Path]:
+    """Plot each run's SSL loss from its TensorBoard logs.
+
+    Regularized runs log the base loss as ``ssl`` and the regularized total as ``loss``; the first tag
+    a run has is plotted, so baseline and MCR curves show the same quantity.
+    """
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     curves = {}
@@ -89,22 +93,23 @@ def training_curves(log_dirs: list[Path], out_dir: Path, tag: str = "loss") -> l
         for event_dir in sorted({p.parent for p in Path(root).rglob("events.out.tfevents.*")}):
             acc = EventAccumulator(str(event_dir), size_guidance={"scalars": 0})
             acc.Reload()
-            tags = [t for t in acc.Tags().get("scalars", []) if t == tag or t.endswith("/" + tag)]
-            if tags:
-                events = acc.Scalars(tags[0])
-                curves[str(event_dir.relative_to(root.parent) if root.parent != event_dir else event_dir)] = (
-                    [e.step for e in events], [e.value for e in events])
+            available = acc.Tags().get("scalars", [])
+            tag = next((t for want in tags for t in available if t == want or t.endswith("/" + want)), None)
+            if tag is not None:
+                events = acc.Scalars(tag)
+                name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
+                curves[name] = ([e.step for e in events], [e.value for e in events])
     if not curves:
         return []
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, (steps, values) in sorted(curves.items()):
         ax.plot(steps, values, label=name, linewidth=1)
     ax.set_xlabel("iteration")
-    ax.set_ylabel(tag)
-    ax.legend(fontsize=6)
-    ax.set_title(f"training curves ({tag}, from TensorBoard logs)", fontsize=9)
+    ax.set_ylabel("SSL loss")
+    ax.legend(fontsize=7)
+    ax.set_title("training curves: the base SSL loss of each run (TensorBoard logs)", fontsize=9)
     fig.tight_layout()
-    path = out_dir / f"curves_{_slug(tag)}.png"
+    path = out_dir / "curves_ssl_loss.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [path]

@@ -115,6 +115,6 @@ def to_html(table: Table) -> str:
         f"<tr><th>{html.escape(row)}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         for row, cells in zip(table.rows, table.cells)
     )
-    return (f"<table><caption>{html.escape(table.title)}<br><small>Protocol (all columns): "
+    return (f"<div class='scroll'><table><caption>{html.escape(table.title)}<br><small>Protocol (all columns): "
             f"{html.escape(table.protocol)}</small></caption><thead><tr><th></th>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+            f"<tbody>{body}</tbody></table></div>")
