@@ -13,6 +13,7 @@ import pandas as pd
 
 from mcr_eval.reports import plots
 from mcr_eval.reports.claims import claims_section
+from mcr_eval.reports.headline import headline_tables
 from mcr_eval.reports.records_table import read_records, records_frame
 from mcr_eval.reports.statistics import cell_summaries, paired_effects
 from mcr_eval.reports.tables import Table, comparison_tables, effect_tables, to_html, to_latex, to_markdown
@@ -22,7 +23,8 @@ FORMATS = ("md", "csv", "tex", "html")
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;
 margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f2f2f2;max-width:16em}caption{font-weight:bold;text-align:left;margin-bottom:.4em}
-.scroll{overflow-x:auto;max-width:100%}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}code{background:#f5f5f5;padding:1px 3px}"""
+.scroll{overflow-x:auto;max-width:100%}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+code{background:#f5f5f5;padding:1px 3px}pre{background:#f5f5f5;padding:.6em;overflow-x:auto}"""
 
 
 @dataclass
@@ -32,9 +34,11 @@ class Report:
     effects: list[Table]
     figures: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    headline: list[Table] = field(default_factory=list)
+    preamble: str = ""
 
 
-def _write(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -42,8 +46,13 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _markdown(report: Report, claims: list[str], sources: list[str], rel_figs: list[str]) -> str:
-    parts = ["# mcr comparison report", "", f"Built from {len(sources)} results file(s): "
-             + ", ".join(f"`{s}`" for s in sources) + ". Cells are mean ± sample std over seeds (n records).", ""]
+    parts = ["# mcr comparison report", ""]
+    if report.preamble:
+        parts += [report.preamble.strip(), ""]
+    parts += [f"Built from {len(sources)} results file(s): " + ", ".join(f"`{s}`" for s in sources)
+              + ". Cells are mean ± sample std over seeds (n records).", ""]
+    if report.headline:
+        parts += ["## Headline", ""] + [to_markdown(t) + "\n" for t in report.headline]
     parts += ["## Comparison tables", ""]
     parts += [to_markdown(t) + "\n" for t in report.tables]
     parts += ["## Paired MCR effect", ""]
@@ -59,8 +68,33 @@ def _bold(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
 
 
+def _inline(text: str) -> str:
+    """The little Markdown a preamble uses: bold, inline code and links."""
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", _bold(html.escape(text)))
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', text)
+
+
+def preamble_html(text: str) -> list[str]:
+    out = []
+    for block in (b.strip() for b in text.strip().split("\n\n") if b.strip()):
+        if block.startswith("#"):
+            level = min(len(block) - len(block.lstrip("#")) + 1, 4)
+            out.append(f"<h{level}>{_inline(block.lstrip('#').strip())}</h{level}>")
+        elif block.startswith("```"):
+            out.append(f"<pre><code>{html.escape(block.strip('`').strip())}</code></pre>")
+        elif all(line.lstrip().startswith("- ") for line in block.splitlines()):
+            items = "".join(f"<li>{_inline(line.lstrip()[2:])}</li>" for line in block.splitlines())
+            out.append(f"<ul>{items}</ul>")
+        else:
+            out.append(f"<p>{_inline(' '.join(block.splitlines()))}</p>")
+    return out
+
+
 def _html(report: Report, claims: list[str], rel_figs: list[str]) -> str:
-    body = ["<h1>mcr comparison report</h1>", "<h2>Comparison tables</h2>"]
+    body = ["<h1>mcr comparison report</h1>", *preamble_html(report.preamble)]
+    if report.headline:
+        body += ["<h2>Headline</h2>"] + [to_html(t) for t in report.headline]
+    body += ["<h2>Comparison tables</h2>"]
     body += [to_html(t) for t in report.tables]
     body += ["<h2>Paired MCR effect</h2>"] + ([to_html(t) for t in report.effects] or
                                                ["<p>No base method has both baseline and MCR records.</p>"])
@@ -73,7 +107,8 @@ def _html(report: Report, claims: list[str], rel_figs: list[str]) -> str:
 
 
 def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORMATS,
-                 log_dirs: list[Path] | None = None, figure_dirs: list[Path] | None = None) -> Report:
+                 log_dirs: list[Path] | None = None, figure_dirs: list[Path] | None = None,
+                 preamble: str = "") -> Report:
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ConfigError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
@@ -81,7 +116,8 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     frame = records_frame(records)
     cells = cell_summaries(frame)
     effects = paired_effects(frame)
-    report = Report(out, comparison_tables(cells), effect_tables(effects))
+    report = Report(out, comparison_tables(cells), effect_tables(effects),
+                    headline=headline_tables(cells, effects), preamble=preamble)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     report.figures += plots.metric_bars(cells, figures_dir)
@@ -95,14 +131,14 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     claims = claims_section(effects)
     sources = [str(p) for p in results]
     if "md" in formats:
-        report.files.append(_write(out / "report.md", _markdown(report, claims, sources, rel_figs)))
+        report.files.append(write_text_atomic(out / "report.md", _markdown(report, claims, sources, rel_figs)))
     if "csv" in formats:
         cells.to_csv(out / "summary.csv", index=False)
         pd.DataFrame(effects).to_csv(out / "paired_effects.csv", index=False)
         report.files += [out / "summary.csv", out / "paired_effects.csv"]
     if "tex" in formats:
         tex = "% requires \\usepackage{booktabs}\n" + "\n\n".join(to_latex(t) for t in report.tables + report.effects)
-        report.files.append(_write(out / "tables.tex", tex))
+        report.files.append(write_text_atomic(out / "tables.tex", tex))
     if "html" in formats:
-        report.files.append(_write(out / "index.html", _html(report, claims, rel_figs)))
+        report.files.append(write_text_atomic(out / "index.html", _html(report, claims, rel_figs)))
     return report

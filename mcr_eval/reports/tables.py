@@ -36,15 +36,24 @@ def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bo
     return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] (n={pairs}){mark}"
 
 
-def _headers(col_keys: list[tuple]) -> tuple[str, list[str]]:
+def column_headers(col_keys: list[tuple]) -> tuple[str, list[str]]:
     """Protocol text shared by all columns, and column headers carrying only what distinguishes them."""
     common, distinct = split_protocols([c[-1] for c in col_keys])
-    return protocol_text(common), [column_header(*c[:-1], d) for c, d in zip(col_keys, distinct)]
+    shared = protocol_text(common) if common != "{}" else "none shared; each column header states its own"
+    return shared, [column_header(*c[:-1], d) for c, d in zip(col_keys, distinct)]
+
+
+def with_blocks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``block``: the task, split by metric family for tasks with many per-factor metrics
+    (``retention · probe``, ``retention · sensitivity``, ...), so no table grows a hundred columns wide."""
+    family = frame["metric"].str.split(".").str[0]
+    per_factor = frame["metric"].str.contains(".", regex=False)
+    return frame.assign(block=frame["task"].where(~per_factor, frame["task"] + " · " + family))
 
 
 def comparison_tables(cells: pd.DataFrame) -> list[Table]:
     tables = []
-    for (*group, task), sub in cells.groupby([*GROUP_KEYS, "task"], sort=True):
+    for (*group, task), sub in with_blocks(cells).groupby([*GROUP_KEYS, "block"], sort=True):
         col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
         row_keys = sorted({tuple(r) for r in sub[["method", "regularizer"]].values},
                           key=lambda r: (r[0], r[1] != "none", r[1]))
@@ -56,7 +65,7 @@ def comparison_tables(cells: pd.DataFrame) -> list[Table]:
                 r = lookup.get((method, reg, *col))
                 line.append(fmt_value(r.mean, r.std, r.n) if r is not None else "—")
             grid.append(line)
-        tables.append(Table(f"{task} · {group_title(*group)}", *_headers(col_keys),
+        tables.append(Table(f"{task} · {group_title(*group)}", *column_headers(col_keys),
                             [row_label(m, g) for m, g in row_keys], grid))
     return tables
 
@@ -65,7 +74,7 @@ def effect_tables(effects: pd.DataFrame) -> list[Table]:
     tables = []
     if effects.empty:
         return tables
-    for (*group, task), sub in effects.groupby([*GROUP_KEYS, "task"], sort=True):
+    for (*group, task), sub in with_blocks(effects).groupby([*GROUP_KEYS, "block"], sort=True):
         col_keys = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})
         methods = sorted(sub["method"].unique())
         lookup = {(r.method, *[getattr(r, k) for k in COLUMN_KEYS]): r for r in sub.itertuples()}
@@ -78,7 +87,7 @@ def effect_tables(effects: pd.DataFrame) -> list[Table]:
             grid.append(line)
         title = (f"{task}: MCR − baseline, paired by seed, 95% t-interval (* = interval excludes 0) · "
                  f"{group_title(*group)}")
-        tables.append(Table(title, *_headers(col_keys), [f"{m}: MCR − base" for m in methods], grid))
+        tables.append(Table(title, *column_headers(col_keys), [f"{m}: MCR − base" for m in methods], grid))
     return tables
 
 

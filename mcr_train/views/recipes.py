@@ -54,7 +54,21 @@ def _no_blur(pair: tuple[ViewSpec, ViewSpec]) -> tuple[ViewSpec, ViewSpec]:
     return replace(pair[0], blur_p=0.0), replace(pair[1], blur_p=0.0)
 
 
-VIEW_RECIPES: dict[str, tuple[ViewSpec, ViewSpec]] = {
+# Augmentation ablations (the analog of the paper's Table 4): each drops part of a recipe, keeping the rest.
+_ABLATIONS = {
+    "no_jitter": dict(jitter_p=0.0),
+    "no_color": dict(jitter_p=0.0, gray_p=0.0, solarize_p=0.0),
+    "crop_only": dict(jitter_p=0.0, gray_p=0.0, solarize_p=0.0, blur_p=0.0),
+    "no_crop": dict(min_scale=1.0),
+}
+
+_BASE_RECIPES: dict[str, tuple[ViewSpec, ViewSpec]] = {
     **_IMAGENET_RECIPES,
     **{f"{name}_cifar": _no_blur(pair) for name, pair in _IMAGENET_RECIPES.items()},
+}
+
+VIEW_RECIPES: dict[str, tuple[ViewSpec, ViewSpec]] = {
+    **_BASE_RECIPES,
+    **{f"{name}-{cut}": (replace(pair[0], **change), replace(pair[1], **change))
+       for name, pair in _BASE_RECIPES.items() for cut, change in _ABLATIONS.items()},
 }

@@ -72,7 +72,8 @@ def test_report_files_headers_and_self_contained_html(tmp_path):
     assert "+0.0300 [" in md and "too few pairs" in md
     assert "## Paper claims vs measured" in md and "significant gain" in md
     html = (out / "index.html").read_text()
-    assert html.count("<table>") == len(report.tables) + len(report.effects) == 4  # knn and linear, each
+    # knn and linear, each as comparison and effect table, plus one headline table
+    assert html.count("<table>") == len(report.tables) + len(report.effects) + len(report.headline) == 5
     for src in re.findall(r'src="([^"]+)"', html):
         assert (out / src).is_file(), src
     assert "http://" not in html and "https://" not in html
@@ -127,3 +128,31 @@ def test_cli_report_and_bad_input(tmp_path, capsys):
             eval_main(argv)
         assert exc.value.code == 2
         assert msg in capsys.readouterr().err
+
+
+def test_headline_keeps_the_k200_knn_and_linear_columns_with_the_paired_effect(tmp_path):
+    report = build_report([write(tmp_path / "r.jsonl", known_records())], tmp_path / "report",
+                          preamble="## Scale\n\nResNet-18 at `32 px`, **2 CPU cores**.")
+    (headline,) = report.headline
+    assert [c.split(" · ")[0] for c in headline.columns] == ["kNN top1", "Linear top1"]
+    assert "k=200" in headline.columns[0] and "k=20 " not in headline.columns[0]
+    assert headline.rows == ["byol", "byol+MCR", "byol: MCR − base (95% t-interval)", "simclr", "simclr+MCR",
+                             "simclr: MCR − base (95% t-interval)"]
+    simclr = dict(zip(headline.rows, headline.cells))
+    assert simclr["simclr"][0] == "0.6200 ± 0.0200 (n=3)" and simclr["simclr"][1] == "—"
+    assert simclr["simclr: MCR − base (95% t-interval)"][0].startswith("+0.0300 [")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert md.index("## Scale") < md.index("## Headline") < md.index("## Comparison tables")
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "<code>32 px</code>" in html and "<strong>2 CPU cores</strong>" in html
+
+
+def test_per_factor_metrics_get_one_table_per_family(tmp_path):
+    recs = [record("simclr", reg, s, 0.5 + 0.1 * s, task="retention", metric=f"{family}.{factor}",
+                   protocol={"probe": "ridge"})
+            for reg in ("none", "mcr") for s in range(2) for family in ("probe", "retention")
+            for factor in ("color", "shape")]
+    report = build_report([write(tmp_path / "r.jsonl", recs)], tmp_path / "report")
+    titles = sorted(t.title.split(" · pretrained")[0] for t in report.tables)
+    assert titles == ["retention · probe", "retention · retention"]
+    assert all(len(t.columns) == 2 for t in report.tables)

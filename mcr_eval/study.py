@@ -1,0 +1,393 @@
+"""The published studies behind ``reports/scenes``, ``reports/fashion-mnist`` and ``reports/ablations``.
+
+``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
+each encoder, audits them, and writes the report. Every step is resumable: a run whose ``encoder.json``
+already matches the study's scale is not retrained, and an evaluation whose results file exists is not
+repeated, so an interrupted study picks up where it stopped. Runs are single-threaded subprocesses,
+``--jobs`` at a time, which uses small CPUs better than one multi-threaded run.
+
+Baselines and MCR runs share everything except the MCR block: same config, views, iterations, batch and
+seeds. Hyperparameters are the configs' recipe values (learning rate scaled linearly to the batch); none
+were tuned for either side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mcr_train.errors import ConfigError, TrainingError, cli_errors
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = "configs/train"
+SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The compute of every pretraining run of a study (stated in its report)."""
+
+    iters: int = 300
+    batch: int = 64
+    width: int = 16
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pretraining run; ``home`` names the study whose ``runs/`` folder holds it (shared defaults)."""
+
+    name: str
+    config: str
+    seed: int
+    options: tuple[str, ...] = ()
+    home: str | None = None
+    table: str = ""
+    variant: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    runs: tuple[Run, ...]
+    train_spec: str
+    eval_data: str
+    audit: str  # "factors" (scenes) or "invariance" (real images)
+    audit_n: int = 1000
+    counterfactuals: int = 100
+    attribution: tuple[str, ...] = ()
+    ablation: bool = False
+    scale: Scale = field(default_factory=Scale)
+
+
+def _config(method: str, regularizer: str, dataset: str, ablation: str = "") -> str:
+    suffix = f"-mcr-{ablation}" if ablation else ("-mcr" if regularizer == "mcr" else "")
+    folder = f"{CONFIGS}/ablations" if ablation else CONFIGS
+    return f"{folder}/{method}{suffix}_resnet18-cifar_1xb128-30e_{dataset}.py"
+
+
+def _grid(methods: Sequence[str], dataset: str) -> tuple[Run, ...]:
+    return tuple(Run(f"{m}-{reg}-s{s}", _config(m, reg, dataset), s)
+                 for s in SEEDS for m in methods for reg in ("none", "mcr"))
+
+
+def _ablation_runs() -> tuple[Run, ...]:
+    """SimCLR, seed 0: the default rows come from the scenes study; every other row changes one thing."""
+    base = _config("simclr", "none", "scenes")
+    mcr = _config("simclr", "mcr", "scenes")
+    default_mcr = Run("simclr-mcr-s0", mcr, 0, home="scenes")
+    default_base = Run("simclr-none-s0", base, 0, home="scenes")
+    runs = []
+    for table, rows in {
+        "λ1 / λ2 sensitivity (default λ1 = λ2 = 1)": [
+            ("λ1=0.1", "lambda1-0p1"), ("λ1=2.0", "lambda1-2p0"), ("λ2=0.1", "lambda2-0p1")],
+        "fusion space (default: representation)": [("fusion=embedding", "fusion-embedding")],
+        "bi-level vs joint optimization (default: bi-level)": [("joint", "joint")],
+        "hypergradient estimator (default: exact)": [("finite difference", "fd"), ("first order", "first-order")],
+    }.items():
+        runs.append(Run(default_mcr.name, mcr, 0, home="scenes", table=table, variant="MCR default"))
+        runs += [Run(f"simclr-mcr-{tag}-s0", _config("simclr", "mcr", "scenes", tag), 0, table=table, variant=label)
+                 for label, tag in rows]
+    table = "augmentation combinations (the paper's Table 4 analog)"
+    runs += [Run(default_base.name, base, 0, home="scenes", table=table, variant="all augmentations"),
+             Run(default_mcr.name, mcr, 0, home="scenes", table=table, variant="all augmentations")]
+    for cut in ("crop_only",):
+        for reg, config in (("none", base), ("mcr", mcr)):
+            runs.append(Run(f"simclr-{reg}-{cut}-s0", config, 0, (f"data.views=simclr_cifar-{cut}",),
+                            table=table, variant=cut.replace("_", "-")))
+    return tuple(runs)
+
+
+STUDIES = {
+    "scenes": Study(
+        "scenes", "SimCLR, BYOL and Barlow Twins with and without MCR on the factor scenes",
+        _grid(("simclr", "byol", "barlowtwins"), "scenes"), "scenes?n=4000", "scenes?n=2000&n_test=1000",
+        "factors", attribution=("simclr-none-s0", "simclr-mcr-s0")),
+    "fashion-mnist": Study(
+        "fashion-mnist", "SimCLR and BYOL with and without MCR on Fashion-MNIST",
+        _grid(("simclr", "byol"), "fashion-mnist"), "fashion-mnist", "fashion-mnist", "invariance"),
+    # A two-run, two-iteration pass through every step: what the test suite runs, and a quick install check.
+    "smoke": Study(
+        "smoke", "smoke test of the study pipeline (not a result)",
+        tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0) for reg in ("none", "mcr")),
+        "scenes?n=32", "scenes?n=40&n_test=20", "factors", audit_n=60, counterfactuals=10,
+        attribution=("simclr-none-s0", "simclr-mcr-s0"), scale=Scale(iters=2, batch=8, width=4)),
+    "ablations": Study(
+        "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
+        "scenes?n=2000&n_test=1000", "factors", ablation=True),
+}
+
+
+def run_dir(out: Path, study: Study, run: Run) -> Path:
+    return (out.parent / run.home if run.home else out) / "runs" / run.name
+
+
+def scaled_lr(config: Path, batch: int) -> float:
+    """The config's learning rate scaled linearly from its batch size to ``batch`` (Goyal et al., 2017)."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(config))
+    return float(cfg.optimizer.lr) * batch / int(cfg.data.batch_size)
+
+
+def train_command(study: Study, run: Run, work: Path) -> list[str]:
+    s = study.scale
+    lr = scaled_lr(ROOT / run.config, s.batch)
+    return [sys.executable, "-m", "mcr_train.cli", str(ROOT / run.config), "--work-dir", str(work),
+            "--seed", str(run.seed), "--max-iters", str(s.iters), "--cfg-options",
+            f"model.backbone.width={s.width}", f"data.batch_size={s.batch}", f"data.spec={study.train_spec}",
+            "data.num_workers=0", "log_interval=10", f"optimizer.lr={lr!r}", *run.options]
+
+
+def is_trained(work: Path, study: Study, run: Run) -> bool:
+    meta_path = work / "encoder.json"
+    if not meta_path.is_file() or not (work / "encoder.safetensors").is_file():
+        return False
+    meta = json.loads(meta_path.read_text())
+    return meta.get("iters") == study.scale.iters and meta.get("seed") == run.seed
+
+
+def _single_thread_env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _run_logged(command: list[str], log: Path, what: str) -> float:
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        done = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=_single_thread_env())
+    if done.returncode != 0:
+        tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
+        raise TrainingError(f"{what} failed (exit {done.returncode}): {tail[0]}; full log: {log}")
+    return time.perf_counter() - start
+
+
+def pretrain(study: Study, run: Run, out: Path) -> str:
+    work = run_dir(out, study, run)
+    if is_trained(work, study, run):
+        return f"{run.name}: already trained"
+    if work.exists():
+        shutil.rmtree(work)
+    work.parent.mkdir(parents=True, exist_ok=True)
+    seconds = _run_logged(train_command(study, run, work), work.with_suffix(".out"), f"pretraining {run.name}")
+    return f"{run.name}: trained in {seconds:.0f}s"
+
+
+def _eval(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mcr_eval.cli", *args]
+
+
+def evaluation_commands(study: Study, run: Run, out: Path, results: Path) -> list[list[str]]:
+    """``mcr-eval`` argument lists for one encoder: kNN, fast linear, representation metrics, retention audit."""
+    work = str(run_dir(out, study, run))
+    common = ["--data", study.eval_data, "--out", str(results), "--quiet", "--workers", "0",
+              "--cache-dir", str(out / "cache")]
+    audit_data = study.eval_data if study.audit == "invariance" else "scenes"
+    return [["knn", work, *common], ["linear", work, "--mode", "fast", *common], ["represent", work, *common],
+            ["retain", work, "--data", audit_data, "--n", str(study.audit_n), "--counterfactuals",
+             str(study.counterfactuals), "--out", str(results)]]
+
+
+def evaluate_in_process(study: Study, run: Run, out: Path, results: Path) -> None:
+    """Every evaluation of one encoder in this process (one interpreter start instead of four)."""
+    from mcr_eval.cli import main as eval_main
+
+    for args in evaluation_commands(study, run, out, results):
+        print(f"--- mcr-eval {' '.join(args)}", flush=True)
+        if eval_main(args) not in (0, None):
+            raise TrainingError(f"mcr-eval {args[0]} failed on {run.name}; see the log above")
+
+
+def evaluate(study: Study, run: Run, out: Path) -> str:
+    """kNN, fast linear probe, representation metrics and the audit of one encoder into ``results/<run>.jsonl``."""
+    final = out / "results" / f"{run.name}.jsonl"
+    if final.is_file():
+        return f"{run.name}: already evaluated"
+    partial = final.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "mcr_eval.study", study.name, "--out", str(out), "--evaluate-one", run.name,
+               "--results", str(partial)]
+    seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
+    partial.rename(final)
+    partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+    return f"{run.name}: evaluated in {seconds:.0f}s"
+
+
+def attribute(study: Study, out: Path) -> str:
+    final = out / "results" / "attribution.jsonl"
+    if not study.attribution or final.is_file():
+        return "attribution: nothing to do"
+    partial = final.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    runs = {r.name: r for r in study.runs}
+    encoders = [str(run_dir(out, study, runs[name])) for name in study.attribution]
+    command = _eval("attribute", *encoders, "--n", "8", "--method", "ig", "--target", "view-similarity",
+                    "--out", str(partial), "--figures", str(out / "attribution"))
+    seconds = _run_logged(command, out / "results" / "attribution.log", "attribution")
+    partial.rename(final)
+    partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+    return f"attribution: {seconds:.0f}s"
+
+
+def _pool(jobs: int, tasks: list[Callable[[], str]], title: str) -> None:
+    print(f"\n=== {title} ({len(tasks)} tasks, {jobs} at a time)", flush=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for message in pool.map(lambda task: task(), tasks):
+            print(f"    {message}", flush=True)
+
+
+def unique_runs(study: Study) -> list[Run]:
+    seen: dict[str, Run] = {}
+    for run in study.runs:
+        seen.setdefault(run.name, run)
+    return list(seen.values())
+
+
+def run_seconds(work: Path) -> float | None:
+    """Wall time of a finished run: from its log folder's start stamp to its exported encoder."""
+    stamps = sorted(p.name for p in work.glob("2*_*") if p.is_dir())
+    meta = work / "encoder.json"
+    if not stamps or not meta.is_file():
+        return None
+    start = dt.datetime.strptime(stamps[0], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).timestamp()
+    return meta.stat().st_mtime - start
+
+
+def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, float]) -> dict:
+    """``timing.json``: per-run pretraining wall times and the wall time of each step that did work."""
+    path = out / "timing.json"
+    timing = json.loads(path.read_text()) if path.is_file() else {}
+    per_run = {r.name: run_seconds(run_dir(out, study, r)) for r in unique_runs(study) if not r.home}
+    known = [v for v in per_run.values() if v is not None]
+    steps = {**timing.get("steps_s", {}), **{k: round(v) for k, v in step_seconds.items()}}
+    timing.update({"study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
+                   "pretraining_run_s": {k: (round(v) if v is not None else None) for k, v in per_run.items()},
+                   "pretraining_wall_s": round(sum(known) / jobs), "steps_s": steps})
+    path.write_text(json.dumps(timing, indent=2) + "\n")
+    return timing
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def preamble(study: Study, timing: dict) -> str:
+    """Scale, hardware and the regeneration command, stated at the top of the report."""
+    s = study.scale
+    methods = sorted({r.name.split("-")[0] for r in study.runs})
+    seeds = sorted({r.seed for r in study.runs})
+    evaluation = timing.get("steps_s", {}).get("evaluate")
+    minutes = (f"pretraining {timing['pretraining_wall_s'] / 60:.0f} min (per-run times in `timing.json`, "
+               f"{timing['jobs']} single-threaded runs at a time)")
+    if evaluation:
+        minutes += f", evaluation and audit {evaluation / 60:.0f} min"
+    return "\n".join([
+        f"## {study.title}", "",
+        "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "
+        f"{s.width}, {s.iters} iterations at batch {s.batch} on `{study.train_spec}`, methods {', '.join(methods)}, "
+        f"seeds {', '.join(map(str, seeds))}; {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU. Evaluation on "
+        f"`{study.eval_data}`; audit: {study.audit}. This is a small-compute study: it tests the direction of "
+        "the paper's claims at this scale, not its numbers.", "",
+        "**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds and "
+        "learning rate (the recipe's, scaled linearly to the batch); nothing was tuned for either side.", "",
+        f"**Regenerate.** `python -m mcr_eval.study {study.name} --out reports/{study.name}` (resumable). "
+        f"Measured here: {minutes}.", ""])
+
+
+def merged_results(study: Study, out: Path) -> Path:
+    """One results file for the report: this study's records plus those of runs it borrows from another."""
+    files = sorted((out / "results").glob("*.jsonl"))
+    files += [run_dir(out, study, r).parent.parent / "results" / f"{r.name}.jsonl"
+              for r in unique_runs(study) if r.home]
+    merged = out / "results.jsonl"
+    merged.write_text("".join(f.read_text() for f in files))
+    return merged
+
+
+def report(study: Study, out: Path, timing: dict) -> None:
+    from mcr_eval.cli import main as eval_main
+
+    results = merged_results(study, out)
+    text = preamble(study, timing)
+    if study.ablation:
+        from mcr_eval.reports.ablation import write_ablation_report
+
+        variants = [(r.table, r.variant, r.name) for r in study.runs]
+        print(f"ablation report: {write_ablation_report(results, variants, out, study.title, text)}")
+        return
+    (out / "preamble.md").write_text(text)
+    figures = [str(p) for p in (out / "attribution",) if p.is_dir()]
+    eval_main(["report", str(results), "--out", str(out), "--logs", str(out / "runs"),
+               "--preamble", str(out / "preamble.md"), *(["--figures", *figures] if figures else [])])
+
+
+def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str]) -> None:
+    runs = unique_runs(study)
+    out.mkdir(parents=True, exist_ok=True)
+    start, seconds = time.perf_counter(), {}
+    if "pretrain" in steps:
+        tick = time.perf_counter()
+        _pool(jobs, [lambda r=r: pretrain(study, r, out) for r in runs], f"{study.name}: pretraining")
+        seconds["pretrain_invocation"] = time.perf_counter() - tick
+    own = [r for r in runs if not r.home]
+    if "evaluate" in steps:
+        for r in runs:
+            if r.home and not (run_dir(out, study, r).parent.parent / "results" / f"{r.name}.jsonl").is_file():
+                raise ConfigError(f"run {r.name} belongs to the '{r.home}' study and is not evaluated yet; "
+                                  f"run `python -m mcr_eval.study {r.home}` first")
+        todo = [r for r in own if not (out / "results" / f"{r.name}.jsonl").is_file()]
+        tick = time.perf_counter()
+        tasks = [lambda r=r: evaluate(study, r, out) for r in own] + [lambda: attribute(study, out)]
+        _pool(jobs, tasks, f"{study.name}: evaluation, audit and attribution")
+        if todo:
+            seconds["evaluate"] = time.perf_counter() - tick
+    timing = update_timing(study, out, jobs, seconds)
+    if "report" in steps:
+        print(f"\n=== {study.name}: report", flush=True)
+        report(study, out, timing)
+    print(f"\n{study.name} done in {time.perf_counter() - start:.0f}s; timing in {out / 'timing.json'}")
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mcr_eval.study", description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=sorted(STUDIES))
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default: reports/STUDY)")
+    parser.add_argument("--jobs", type=int, default=2, help="single-threaded runs at a time (default 2)")
+    parser.add_argument("--steps", nargs="+", default=["pretrain", "evaluate", "report"],
+                        choices=["pretrain", "evaluate", "report"])
+    parser.add_argument("--evaluate-one", metavar="RUN", help=argparse.SUPPRESS)
+    parser.add_argument("--results", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    study = STUDIES[args.study]
+    out = args.out or ROOT / "reports" / study.name
+    if args.evaluate_one:
+        runs = {r.name: r for r in study.runs}
+        if args.evaluate_one not in runs or args.results is None:
+            raise ConfigError(f"--evaluate-one needs a run of '{study.name}' and --results; runs: {sorted(runs)}")
+        evaluate_in_process(study, runs[args.evaluate_one], out, args.results)
+        return 0
+    run_study(study, out, args.jobs, args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Ablation tables from synthetic records: one row per variant, view-dependent protocol keys allowed."""
+
+import json
+import re
+
+import pytest
+
+from mcr_eval.reports.ablation import ablation_tables, write_ablation_report
+from mcr_train.errors import DataError
+
+
+def rec(run, task, metric, value, protocol):
+    return {"run": run, "method": "simclr", "regularizer": "mcr", "backbone": "resnet18-cifar-w16",
+            "pretrain_data": "scenes", "epochs": 5, "seed": 0, "task": task, "dataset": "scenes", "split": "test",
+            "protocol": protocol, "metric": metric, "value": value, "n": 100, "created": "2026-11-28T00:00:00Z",
+            "suite_version": "0.1.0"}
+
+
+def records():
+    out = []
+    for run, knn, ret, views in (("a", 0.30, 0.9, "simclr_cifar"), ("b", 0.25, 0.8, "simclr_cifar-crop_only")):
+        out.append(rec(run, "knn", "top1", knn, {"k": 200, "T": 0.1}))
+        out.append(rec(run, "knn", "top1", knn - 0.1, {"k": 20, "T": 0.07}))
+        out.append(rec(run, "retention", "non_shared_retention", ret, {"probe": "ridge", "views": views}))
+    return out
+
+
+VARIANTS = [("augmentations", "all", "a"), ("augmentations", "crop-only", "b")]
+
+
+def test_rows_are_variants_and_columns_keep_only_the_headline_protocol():
+    (table,) = ablation_tables(records(), VARIANTS)
+    assert table.rows == ["all", "crop-only"]
+    assert len(table.columns) == 2 and "k=200" in table.columns[0]
+    assert table.cells == [["0.3000 (n=1)", "0.9000 (n=1)"], ["0.2500 (n=1)", "0.8000 (n=1)"]]
+    assert "follow each row's views" in table.columns[1]
+
+
+def test_a_column_mixing_a_non_view_protocol_fails():
+    recs = records()
+    recs[2]["protocol"]["probe"] = "logistic"
+    with pytest.raises(DataError, match="mixes protocols"):
+        ablation_tables(recs, VARIANTS)
+
+
+def test_missing_run_is_a_clear_error():
+    with pytest.raises(DataError, match=r"no records for ablation run\(s\) \['c'\]"):
+        ablation_tables(records(), [*VARIANTS, ("augmentations", "none", "c")])
+
+
+def test_report_files_and_self_contained_html(tmp_path):
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    index = write_ablation_report(results, VARIANTS, tmp_path / "out", "Ablations", "**Scale.** tiny")
+    html = index.read_text()
+    assert html.count("<table>") == 1 and "<strong>Scale.</strong>" in html
+    srcs = re.findall(r'src="([^"]+)"', html)
+    assert srcs and all((tmp_path / "out" / s).is_file() for s in srcs)
+    for name in ("report.md", "tables.tex", "ablations.csv"):
+        assert (tmp_path / "out" / name).is_file()
