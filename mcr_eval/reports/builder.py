@@ -13,7 +13,7 @@ import pandas as pd
 
 from mcr_eval.reports import plots
 from mcr_eval.reports.claims import claims_section
-from mcr_eval.reports.headline import headline_tables
+from mcr_eval.reports.headline import compact_markdown, headline_tables
 from mcr_eval.reports.records_table import read_records, records_frame
 from mcr_eval.reports.statistics import cell_summaries, paired_effects
 from mcr_eval.reports.tables import Table, comparison_tables, effect_tables, to_html, to_latex, to_markdown
@@ -132,6 +132,9 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     sources = [str(p) for p in results]
     if "md" in formats:
         report.files.append(write_text_atomic(out / "report.md", _markdown(report, claims, sources, rel_figs)))
+        if report.headline:
+            compact = "\n\n".join(compact_markdown(t) for t in report.headline) + "\n"
+            report.files.append(write_text_atomic(out / "headline.md", compact))
     if "csv" in formats:
         cells.to_csv(out / "summary.csv", index=False)
         pd.DataFrame(effects).to_csv(out / "paired_effects.csv", index=False)

@@ -20,6 +20,12 @@ from mcr_train.errors import ConfigError, DataError
 
 REMOTE_SCHEMES = ("torchvision://", "open-mmlab://", "mmcls://", "http://", "https://", "modelzoo://")
 RUNTIME_HOOKS = ("VerifyPretrainedHook",)
+# Input pixels per feature cell after the stem: 7x7 stride-2 conv + stride-2 max-pool, or the CIFAR stem's
+# stride-1 3x3 conv without max-pool (mcr_train.models.backbone).
+STEM_STRIDES = {"imagenet": 4, "cifar": 1}
+RESNET_TYPES = ("ResNet", "mmdet.ResNet")
+CIFAR_RESNET_TYPES = ("CifarStemResNet", "mmdet.CifarStemResNet")
+MMDET_FINEST_SCALE = 56  # SingleRoIExtractor's default RoI size for the first level (FPN paper, eq. 1)
 
 
 def load_config(path: str | Path, cfg_options: dict | None = None) -> Config:
@@ -75,6 +81,87 @@ def set_pretrained(cfg: Config, checkpoint: str | None) -> None:
             if hook.get("type") == "VerifyPretrainedHook":
                 hook["checkpoint"] = checkpoint
     cfg.custom_hooks = hooks
+
+
+def backbone_stem(backbone: dict) -> str:
+    """``cifar`` for a :class:`~mcr_eval.transfer.mmdet_modules.CifarStemResNet` backbone, else ``imagenet``."""
+    return "cifar" if backbone.get("type") in CIFAR_RESNET_TYPES else "imagenet"
+
+
+def level_strides(backbone: dict, stem: str, levels: int, start_level: int = 0) -> list[int]:
+    """Input strides of the backbone's ``out_indices`` outputs (from the neck's ``start_level``), extended by
+    2x per extra (FPN) level."""
+    strides = list(backbone.get("strides", (1, 2, 2, 2)))
+    stride, per_stage = STEM_STRIDES[stem], []
+    for step in strides[: int(backbone.get("num_stages", 4))]:
+        stride *= int(step)
+        per_stage.append(stride)
+    out = [per_stage[i] for i in backbone.get("out_indices", (0, 1, 2, 3))][start_level:]
+    while len(out) < levels:  # FPN num_outs > inputs: each extra level halves the resolution again
+        out.append(out[-1] * 2)
+    return out[:levels]
+
+
+def set_backbone_stem(cfg: Config, stem: str) -> None:
+    """Fit the detector to the encoder's stem: backbone type, and every stride that follows from it.
+
+    A CIFAR-stem encoder keeps full resolution in its stem, so its stage outputs are at strides 1, 2, 4, 8
+    instead of 4, 8, 16, 32 (the FPN's max-pooled extra level at 16 instead of 64; C4's res4 at 4 instead of
+    16). Anchor placement (``AnchorGenerator.strides``) and RoIAlign's spatial scale (RoI extractors'
+    ``featmap_strides``) must use the real strides. Pixel-sized settings derived from the strides
+    (anchor ``base_sizes``, the extractors' ``finest_scale``) shrink by the same factor, so that every
+    anchor and RoI keeps its size in feature cells: the CIFAR stem is meant for images that are that much
+    smaller (32 px scenes instead of 128 px). Idempotent: strides are derived from the backbone, not divided.
+    """
+    if stem not in STEM_STRIDES:
+        raise ConfigError(f"unknown encoder stem {stem!r}; detection transfer supports {sorted(STEM_STRIDES)}")
+    backbone = cfg.model.backbone
+    kind = backbone.get("type")
+    if stem == "imagenet":
+        if kind in CIFAR_RESNET_TYPES:
+            raise ConfigError(f"the config's backbone is {kind} (3x3 stride-1 stem) but the encoder has the imagenet "
+                              "stem; use a config with model.backbone.type='ResNet'")
+        return
+    if kind in RESNET_TYPES:
+        if backbone.get("deep_stem") or backbone.get("avg_down"):
+            raise ConfigError("the encoder has a cifar stem but the config's ResNet uses deep_stem/avg_down (ResNetV1d);"
+                              " use a plain ResNet config (configs/detection/)")
+        backbone.type = "CifarStemResNet"
+    elif kind not in CIFAR_RESNET_TYPES:
+        raise ConfigError(f"the encoder has a cifar stem, which needs a ResNet backbone, but the config's backbone is "
+                          f"{kind}; use a ResNet config from configs/detection/")
+    # Registers CifarStemResNet now (custom_imports is only read by Config.fromfile), and in the dumped config.
+    import mcr_eval.transfer.mmdet_modules  # noqa: F401
+
+    imports = dict(cfg.get("custom_imports") or {"imports": [], "allow_failed_imports": False})
+    if "mcr_eval.transfer.mmdet_modules" not in imports["imports"]:
+        imports["imports"] = [*imports["imports"], "mcr_eval.transfer.mmdet_modules"]
+        cfg.custom_imports = imports
+    neck = cfg.model.get("neck")
+    start = int(neck.get("start_level", 0)) if isinstance(neck, dict) else 0
+    adapted = 0
+    for node in walk_dicts(cfg.model):
+        if "AnchorGenerator" in str(node.get("type", "")) and node.get("strides"):
+            new = level_strides(backbone, stem, len(node["strides"]), start)
+            ratio = _first_stride(node["strides"][0]) / new[0]  # old / new, the same on every level
+            node["strides"] = new
+            if node.get("base_sizes"):
+                node["base_sizes"] = [max(1, round(b / ratio)) for b in node["base_sizes"]]
+            adapted += 1
+        elif node.get("featmap_strides"):
+            new = level_strides(backbone, stem, len(node["featmap_strides"]), start)
+            ratio = _first_stride(node["featmap_strides"][0]) / new[0]
+            node["featmap_strides"] = new
+            if "finest_scale" in node or str(node.get("type", "")).endswith("SingleRoIExtractor"):
+                node["finest_scale"] = max(1, round(float(node.get("finest_scale", MMDET_FINEST_SCALE)) / ratio))
+            adapted += 1
+    if not adapted:
+        raise ConfigError("the encoder has a cifar stem but the config has no anchor generator or RoI extractor "
+                          "strides to adapt; use a two-stage config from configs/detection/")
+
+
+def _first_stride(value: Any) -> float:
+    return float(value[0] if isinstance(value, (list, tuple)) else value)
 
 
 def check_offline(cfg: Config) -> None:

@@ -2,6 +2,9 @@
 
 Configs load them with ``custom_imports = dict(imports=['mcr_eval.transfer.mmdet_modules'])``.
 
+* ``CifarStemResNet``: mmdet's ``ResNet`` with the CIFAR stem of our encoders (3x3 stride-1 conv, norm,
+  ReLU, no max-pool; ``mcr_train.models.backbone``), so that CIFAR-stem encoders can be transferred. Its
+  parameter names are mmdet ResNet's (``conv1``, ``bn1`` for BN/SyncBN), which are torchvision's and ours.
 * ``ResLayerExtraNorm``: the C4 RoI head of the MoCo detection protocol (He et al., 2020, detectron2
   ``Res5ROIHeadsExtraNorm``; MMSelfSup's C4 benchmark configs): the res5 stage shared by the box and mask
   heads, followed by one extra normalization layer. Its ``layer4.*`` weights come from the pretrained
@@ -19,16 +22,42 @@ import math
 from collections.abc import Mapping, Sequence
 
 import torch
-from mmcv.cnn import build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmdet.models.backbones.resnet import ResNet
 from mmdet.models.roi_heads.shared_heads import ResLayer
 from mmdet.registry import HOOKS, MODELS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mcr_train.errors import CheckpointError, TrainingError
+from mcr_train.errors import CheckpointError, ConfigError, TrainingError
 
 TRACKED_SUFFIX = "num_batches_tracked"
+
+
+@MODELS.register_module()
+class CifarStemResNet(ResNet):
+    """mmdet ``ResNet`` whose stem is the CIFAR stem of ``mcr_train.models.backbone`` (SimCLR appendix B.9).
+
+    Only the stem changes: a 3x3 stride-1 conv (padding 1, no bias), the config's norm, ReLU, and an
+    identity in place of the max-pool. The stages are mmdet's, so ``style='pytorch'`` blocks hold the same
+    tensors under the same names as our encoder and its outputs are at strides 1, 2, 4, 8 (not 4 ... 32).
+    """
+
+    def __init__(self, depth: int, deep_stem: bool = False, **kwargs):
+        if deep_stem:
+            raise ConfigError("CifarStemResNet has a single 3x3 stem conv and no deep stem; remove deep_stem=True "
+                              "from model.backbone")
+        super().__init__(depth, deep_stem=False, **kwargs)
+
+    def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
+        # Same attribute names as mmdet's plain stem (conv1, norm1_name, relu, maxpool), so that ResNet's
+        # forward, _freeze_stages and the Pretrained init keys work unchanged.
+        self.conv1 = build_conv_layer(self.conv_cfg, in_channels, stem_channels, kernel_size=3, stride=1,
+                                      padding=1, bias=False)
+        self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.maxpool = torch.nn.Identity()
 
 
 @MODELS.register_module()

@@ -19,6 +19,7 @@ from mcr_eval.transfer.config import (
     check_offline,
     load_config,
     protocol_of,
+    set_backbone_stem,
     set_data_root,
     set_max_iters,
     set_pixel_norm,
@@ -75,6 +76,7 @@ def build_run_config(options: DetectOptions, weights: PretrainedWeights | None, 
     if weights is None:
         weights = load_weights(options, cfg.model)
     set_pretrained(cfg, None if weights.is_random else str(weights.path))
+    set_backbone_stem(cfg, str(weights.meta["stem"]))  # CIFAR stem: CifarStemResNet and strides / 4
     check_offline(cfg)
     check_fits(weights, cfg.model)
     if options.data_root:

@@ -6,7 +6,9 @@ written in MMSelfSup's benchmark layout: a plain ``{"state_dict": {"backbone." +
 "meta": {...}}`` file of tensors and strings, which mmengine's ``Pretrained`` init reads with
 ``torch.load(weights_only=True)`` through ``init_cfg=dict(type='Pretrained', checkpoint=PATH,
 prefix='backbone.')``. MMDetection's ``ResNet`` (``style='pytorch'``) and the C4 ``ResLayer`` use
-torchvision's parameter names, so no renaming is needed.
+torchvision's parameter names, so no renaming is needed. CIFAR-stem encoders (3x3 stride-1 ``conv1``, no
+max-pool) go into :class:`~mcr_eval.transfer.mmdet_modules.CifarStemResNet`, whose stem keeps those names
+(``conv1``, ``bn1``); :func:`mcr_eval.transfer.config.set_backbone_stem` switches the config to it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from mcr_eval.checkpoints import encoder_state, load_encoder
 from mcr_eval.checkpoints.convert import MMDET_PREFIX, to_mmdet
 from mcr_eval.checkpoints.safe_io import atomic_write
+from mcr_eval.transfer.config import STEM_STRIDES, backbone_stem
 from mcr_train.errors import CheckpointError
 
 RANDOM_INIT = "random"
@@ -52,10 +55,9 @@ def prepare_pretrained(checkpoint: str | Path, out_dir: str | Path, format: str 
     """Load ``checkpoint`` and write ``out_dir/encoder_mmdet.pth`` for ``init_cfg`` (atomic; rank-safe)."""
     report = (lambda line: None) if quiet else None
     model, meta = load_encoder(checkpoint, format=format, report=report)
-    if meta["stem"] != "imagenet":
-        raise CheckpointError(f"encoder '{checkpoint}' has a {meta['stem']} stem (3x3 stride-1, no max-pool), which "
-                              "MMDetection's ResNet (7x7 stride-2 stem + max-pool) cannot hold; detection transfer "
-                              "needs an encoder pretrained with stem=imagenet")
+    if meta.get("stem") not in STEM_STRIDES:
+        raise CheckpointError(f"encoder '{checkpoint}' has stem {meta.get('stem')!r}, which no detection backbone "
+                              f"holds; detection transfer needs an encoder with one of the stems {sorted(STEM_STRIDES)}")
     state = encoder_state(model)
     meta = {**meta, "method": record_method(meta)}
     info = {k: str(meta[k]) for k in ("arch", "stem", "width", "source_format", "checkpoint_sha256")}
@@ -65,12 +67,12 @@ def prepare_pretrained(checkpoint: str | Path, out_dir: str | Path, format: str 
 
 
 def random_init_weights(model_cfg: dict) -> PretrainedWeights:
-    """The random-init baseline: no file; metadata describing the config's own backbone."""
+    """The random-init baseline: no file; metadata describing the config's own backbone (its stem included)."""
     backbone = model_cfg.get("backbone", {})
     depth = int(backbone.get("depth", 50))
     width = int(backbone.get("base_channels", 64))
     meta = {"run": "random-init", "method": "random-init", "regularizer": {"type": "none"},
-            "arch": MMDET_DEPTHS.get(depth, f"resnet{depth}"), "stem": "imagenet", "width": width,
+            "arch": MMDET_DEPTHS.get(depth, f"resnet{depth}"), "stem": backbone_stem(backbone), "width": width,
             "pretrain_data": "none", "epochs": 0, "seed": None, "source_format": "none"}
     return PretrainedWeights(path=None, meta=meta)
 
@@ -84,6 +86,8 @@ def config_backbone_shapes(model_cfg: dict) -> dict[str, tuple[int, ...]]:
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.registry import DefaultScope
+
+    import mcr_eval.transfer.mmdet_modules  # noqa: F401 - registers CifarStemResNet and ResLayerExtraNorm
 
     register_all_modules(init_default_scope=False)
 

@@ -143,6 +143,9 @@ def test_headline_keeps_the_k200_knn_and_linear_columns_with_the_paired_effect(t
     assert simclr["simclr: MCR − base (95% t-interval)"][0].startswith("+0.0300 [")
     md = (tmp_path / "report" / "report.md").read_text()
     assert md.index("## Scale") < md.index("## Headline") < md.index("## Comparison tables")
+    compact = (tmp_path / "report" / "headline.md").read_text()
+    assert "| | kNN top1 | Linear top1 |" in compact and "| simclr | 0.6200 ± 0.0200 (n=3) | — |" in compact
+    assert "*kNN top1*: scenes/test · T=0.1 k=200" in compact
     html = (tmp_path / "report" / "index.html").read_text()
     assert "<code>32 px</code>" in html and "<strong>2 CPU cores</strong>" in html
 
