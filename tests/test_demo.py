@@ -14,8 +14,15 @@ def test_quick_demo_writes_every_artefact(tmp_path, capsys):
     for run in ("simclr-none-s0", "simclr-none-s1", "simclr-mcr-s0", "simclr-mcr-s1"):
         meta = json.loads((out / "runs" / run / "encoder.json").read_text())
         assert meta["regularizer"]["type"] == ("mcr" if "-mcr-" in run else "none")
-    tasks = {json.loads(line)["task"] for line in (out / "results.jsonl").read_text().splitlines()}
-    assert tasks == {"knn", "linear", "representation", "retention", "attribution"}
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["task"] for r in records} == {"knn", "linear", "representation", "retention", "attribution",
+                                            "detection", "segmentation"}
+    # Mask R-CNN transfer of both seed-0 encoders (CIFAR stem, so through CifarStemResNet)
+    for task in ("detection", "segmentation"):
+        found = [r for r in records if r["task"] == task]
+        assert {(r["regularizer"], r["seed"]) for r in found} == {("none", 0), ("mcr", 0)}, task
+        assert {r["metric"] for r in found} >= {"AP", "AP50", "AP75"} and {r["backbone"] for r in found} == {
+            "resnet18-cifar-w4"}
     html = (out / "index.html").read_text()
     images = re.findall(r'src="([^"]+)"', html)
     assert any("heatmap_retention" in i for i in images) and any("bars_" in i for i in images)
@@ -24,4 +31,6 @@ def test_quick_demo_writes_every_artefact(tmp_path, capsys):
     for src in images:
         assert (out / src).is_file(), src
     printed = capsys.readouterr().out
-    assert "kNN top1" in printed and "index.html" in printed
+    assert "kNN top1" in printed and "index.html" in printed and "detection transfer simclr-mcr-s0" in printed
+    assert "Not in this demo" not in printed
+    assert "Detection" in (out / "report.md").read_text()

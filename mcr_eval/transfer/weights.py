@@ -57,7 +57,7 @@ def prepare_pretrained(checkpoint: str | Path, out_dir: str | Path, format: str 
     model, meta = load_encoder(checkpoint, format=format, report=report)
     if meta.get("stem") not in STEM_STRIDES:
         raise CheckpointError(f"encoder '{checkpoint}' has stem {meta.get('stem')!r}, which no detection backbone "
-                              f"holds; detection transfer needs an encoder with one of the stems {sorted(STEM_STRIDES)}")
+                              f"holds; detection transfer needs an encoder with a stem in {sorted(STEM_STRIDES)}")
     state = encoder_state(model)
     meta = {**meta, "method": record_method(meta)}
     info = {k: str(meta[k]) for k in ("arch", "stem", "width", "source_format", "checkpoint_sha256")}

@@ -109,10 +109,36 @@ def test_missing_coco_annotation_file(r18_export, tmp_path, capsys):
     assert "annotation file" in message and "instances.json" in message and "--data-root" in message
 
 
-def test_cifar_stem_encoder_is_refused(tmp_path, capsys):
+@pytest.mark.slow
+def test_cifar_stem_encoder_trains_on_32px_scenes(tmp_path):
+    """A CIFAR-stem encoder runs through CifarStemResNet with strides 1..16; records name its stem."""
+    from mcr_train.data.export import write_multi_scenes
+
+    export = write_export(tmp_path / "cifar", "resnet18", width=4, stem="cifar")
+    root = tmp_path / "scenes32"
+    write_multi_scenes(root / "train", n=2, size=32, seed=0, coco=True, progress=False)
+    write_multi_scenes(root / "val", n=1, size=32, seed=1, coco=True, progress=False)
+    out = tmp_path / "results.jsonl"
+    assert main(["detect", str(export), "--config", str(CONFIGS / "mask-rcnn_r18_fpn_syncbn-1xb4-12e_scenes-32px.py"),
+                 "--data-root", str(root), "--work-dir", str(tmp_path / "wd"), "--max-iters", "2", "--workers", "0",
+                 "--no-checkpoint", "--out", str(out), "--cfg-options", "model.backbone.base_channels=4",
+                 "model.backbone.stem_channels=4", "model.neck.in_channels=[4,8,16,32]"]) == 0
+    records = read_records(out)
+    assert {r["task"] for r in records} == {"detection", "segmentation"}
+    assert {r["backbone"] for r in records} == {"resnet18-cifar-w4"}
+    from mmengine.config import Config
+
+    dumped = Config.fromfile(str(tmp_path / "wd" / "mask-rcnn_r18_fpn_syncbn-1xb4-12e_scenes-32px.py")).model
+    assert dumped.backbone.type == "CifarStemResNet" and dumped.rpn_head.anchor_generator.strides == [1, 2, 4, 8, 16]
+    assert dumped.roi_head.mask_roi_extractor.featmap_strides == [1, 2, 4, 8]
+    assert "verified 100 pretrained tensors in backbone" in next((tmp_path / "wd").glob("*/*.log")).read_text()
+
+
+def test_cifar_stem_encoder_in_a_non_resnet_config_is_refused(tmp_path, capsys):
     export = write_export(tmp_path / "cifar", "resnet18", stem="cifar")
-    message = _user_error(["detect", str(export), "--config", str(SCENES_CONFIG), "--work-dir", str(tmp_path)], capsys)
-    assert "cifar stem" in message and "stem=imagenet" in message
+    message = _user_error(["detect", str(export), "--config", str(SCENES_CONFIG), "--work-dir", str(tmp_path),
+                           "--cfg-options", "model.backbone.type=ResNeXt"], capsys)
+    assert "cifar stem" in message and "ResNeXt" in message and "configs/detection/" in message
 
 
 def test_width_mismatch_names_the_override(tmp_path, capsys):
