@@ -118,8 +118,15 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _html_header(column: str) -> str:
+    """Metric name on top, the rest of the header (data, split, protocol) in small print below it."""
+    name, _, rest = column.partition(" · ")
+    tail = f"<br><small>{html.escape(rest)}</small>" if rest else ""
+    return f"<th>{html.escape(name)}{tail}</th>"
+
+
 def to_html(table: Table) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    head = "".join(_html_header(c) for c in table.columns)
     body = "".join(
         f"<tr><th>{html.escape(row)}</th>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         for row, cells in zip(table.rows, table.cells)
