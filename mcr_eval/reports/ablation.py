@@ -16,7 +16,7 @@ import pandas as pd
 
 from mcr_eval.reports.builder import CSS, preamble_html, write_text_atomic
 from mcr_eval.reports.headers import column_header
-from mcr_eval.reports.records_table import read_records
+from mcr_eval.reports.records_table import ENCODER_KEYS, read_records
 from mcr_eval.reports.tables import Table, fmt_value, to_html, to_latex, to_markdown
 from mcr_train.errors import DataError
 
@@ -31,7 +31,6 @@ ABLATION_COLUMNS = (
     ("retention", "retention.detail_present", {}),
     ("representation", "rankme", {}),
 )
-VIEW_KEYS = ("views", "destroyed", "role")
 
 
 def _column_frame(frame: pd.DataFrame, task: str, metric: str, params: dict) -> pd.DataFrame:
@@ -41,7 +40,7 @@ def _column_frame(frame: pd.DataFrame, task: str, metric: str, params: dict) -> 
 
 def _check_protocols(sub: pd.DataFrame, title: str, task: str, metric: str) -> str:
     """The protocol shared by the column (view-dependent keys dropped); error if anything else differs."""
-    keys = {json.dumps({k: v for k, v in p.items() if k not in VIEW_KEYS}, sort_keys=True, default=str)
+    keys = {json.dumps({k: v for k, v in p.items() if k not in ENCODER_KEYS}, sort_keys=True, default=str)
             for p in sub["protocol"]}
     if len(keys) > 1:
         a, b = sorted(keys)[:2]

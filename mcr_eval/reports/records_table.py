@@ -2,7 +2,10 @@
 
 Column identity. A *family* is (task, dataset, split, metric). A *column* is a family plus the full
 protocol, minus the replicate keys in :data:`REPLICATE_KEYS` (e.g. the detection trial seed), which
-mark repeated measurements of the same number rather than a different protocol.
+mark repeated measurements of the same number rather than a different protocol, and minus the encoder keys
+in :data:`ENCODER_KEYS`: the retention audit records each encoder's training views and the factor roles
+they imply, which differ between methods by design (SimCLR and BYOL use different views) and describe the
+row, not the measurement; such columns say so in their protocol (``factor roles``).
 
 Mixed protocols. When one family has several protocols, they must each cover the same rows
 (method x regularizer): then they are honest separate columns (say kNN k=20 and k=200 for every
@@ -23,6 +26,7 @@ from mcr_eval.records import RECORD_KEYS
 from mcr_train.errors import DataError
 
 REPLICATE_KEYS = ("trial", "eval_seed")
+ENCODER_KEYS = ("views", "destroyed", "role")
 ROW_KEYS = ("method", "regularizer")
 GROUP_KEYS = ("pretrain_data", "backbone", "epochs")
 FAMILY_KEYS = ("task", "dataset", "split", "metric")
@@ -62,7 +66,9 @@ def read_records(paths: Iterable[Path]) -> list[dict]:
 
 def protocol_key(protocol: dict) -> str:
     """Canonical text of the protocol without replicate keys (the column's protocol identity)."""
-    kept = {k: v for k, v in protocol.items() if k not in REPLICATE_KEYS}
+    kept = {k: v for k, v in protocol.items() if k not in REPLICATE_KEYS and k not in ENCODER_KEYS}
+    if any(k in protocol for k in ENCODER_KEYS):
+        kept["factor roles"] = "from each row's training views"
     return json.dumps(kept, sort_keys=True, default=str)
 
 

@@ -159,3 +159,15 @@ def test_per_factor_metrics_get_one_table_per_family(tmp_path):
     titles = sorted(t.title.split(" · pretrained")[0] for t in report.tables)
     assert titles == ["retention · probe", "retention · retention"]
     assert all(len(t.columns) == 2 for t in report.tables)
+
+
+def test_training_views_are_a_row_attribute_not_a_mixed_protocol(tmp_path):
+    recs = [record(m, reg, 0, 0.8, task="retention", metric="non_shared_retention",
+                   protocol={"probe": "ridge", "views": f"{m}_cifar", "destroyed": ["color"]})
+            for m in ("simclr", "byol") for reg in ("none", "mcr")]
+    report = build_report([write(tmp_path / "r.jsonl", recs)], tmp_path / "report")
+    (table,) = report.tables
+    assert "factor roles=from each row's training views" in table.protocol and len(table.columns) == 1
+    recs[0]["protocol"]["probe"] = "logistic"  # a real protocol difference still fails
+    with pytest.raises(DataError, match="mixes protocols"):
+        records_frame(read_records([write(tmp_path / "r2.jsonl", recs)]))
