@@ -221,6 +221,7 @@ def evaluate(study: Study, run: Run, out: Path) -> str:
     seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
     partial.rename(final)
     partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+    final.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
     return f"{run.name}: evaluated in {seconds:.0f}s"
 
 
@@ -254,26 +255,34 @@ def unique_runs(study: Study) -> list[Run]:
     return list(seen.values())
 
 
-def run_seconds(work: Path) -> float | None:
-    """Wall time of a finished run: from its log folder's start stamp to its exported encoder."""
+def run_span(work: Path) -> tuple[float, float] | None:
+    """(start, end) of a finished run: its log folder's start stamp and its exported encoder's mtime."""
     stamps = sorted(p.name for p in work.glob("2*_*") if p.is_dir())
     meta = work / "encoder.json"
     if not stamps or not meta.is_file():
         return None
     start = dt.datetime.strptime(stamps[0], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).timestamp()
-    return meta.stat().st_mtime - start
+    return start, meta.stat().st_mtime
 
 
 def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, float]) -> dict:
-    """``timing.json``: per-run pretraining wall times and the wall time of each step that did work."""
+    """``timing.json``: per-run pretraining and evaluation times, and the wall-clock span of the pretraining
+    (first run's start to last run's end, i.e. what regenerating it took with the runs in parallel)."""
     path = out / "timing.json"
     timing = json.loads(path.read_text()) if path.is_file() else {}
-    per_run = {r.name: run_seconds(run_dir(out, study, r)) for r in unique_runs(study) if not r.home}
-    known = [v for v in per_run.values() if v is not None]
+    own = [r for r in unique_runs(study) if not r.home]
+    spans = {r.name: run_span(run_dir(out, study, r)) for r in own}
+    known = [v for v in spans.values() if v is not None]
+    evals = {r.name: float(t.read_text()) for r in own if (t := out / "results" / f"{r.name}.seconds").is_file()}
     steps = {**timing.get("steps_s", {}), **{k: round(v) for k, v in step_seconds.items()}}
-    timing.update({"study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
-                   "pretraining_run_s": {k: (round(v) if v is not None else None) for k, v in per_run.items()},
-                   "pretraining_wall_s": round(sum(known) / jobs), "steps_s": steps})
+    if "pretrain_invocation" in step_seconds:
+        timing["pretrain_jobs"] = jobs
+    timing.update({
+        "study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
+        "pretraining_run_s": {k: (round(v[1] - v[0]) if v else None) for k, v in spans.items()},
+        "pretraining_span_s": round(max(e for _, e in known) - min(s for s, _ in known)) if known else None,
+        "evaluation_run_s": {k: round(v) for k, v in evals.items()},
+        "evaluation_sum_s": round(sum(evals.values())), "steps_s": steps})
     path.write_text(json.dumps(timing, indent=2) + "\n")
     return timing
 
@@ -293,11 +302,12 @@ def preamble(study: Study, timing: dict) -> str:
     s = study.scale
     methods = sorted({r.name.split("-")[0] for r in study.runs})
     seeds = sorted({r.seed for r in study.runs})
-    evaluation = timing.get("steps_s", {}).get("evaluate")
-    minutes = (f"pretraining {timing['pretraining_wall_s'] / 60:.0f} min (per-run times in `timing.json`, "
-               f"{timing['jobs']} single-threaded runs at a time)")
+    span, evaluation = timing.get("pretraining_span_s"), timing.get("evaluation_sum_s")
+    minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
+               "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
     if evaluation:
-        minutes += f", evaluation and audit {evaluation / 60:.0f} min"
+        minutes += (f"; evaluation and audit {evaluation / 60:.0f} min of single-process time "
+                    f"({evaluation / 120:.0f} min at 2 jobs)")
     return "\n".join([
         f"## {study.title}", "",
         "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "
@@ -334,7 +344,8 @@ def report(study: Study, out: Path, timing: dict) -> None:
         return
     (out / "preamble.md").write_text(text)
     figures = [str(p) for p in (out / "attribution",) if p.is_dir()]
-    eval_main(["report", str(results), "--out", str(out), "--logs", str(out / "runs"),
+    shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
+    eval_main(["report", shown, "--out", str(out), "--logs", str(out / "runs"),
                "--preamble", str(out / "preamble.md"), *(["--figures", *figures] if figures else [])])
 
 

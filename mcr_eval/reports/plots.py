@@ -101,13 +101,21 @@ def training_curves(log_dirs: list[Path], out_dir: Path, tags: tuple[str, ...] =
                 curves[name] = ([e.step for e in events], [e.value for e in events])
     if not curves:
         return []
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, (steps, values) in sorted(curves.items()):
-        ax.plot(steps, values, label=name, linewidth=1)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("SSL loss")
-    ax.legend(fontsize=7)
-    ax.set_title("training curves: the base SSL loss of each run (TensorBoard logs)", fontsize=9)
+    # One panel per method (losses of different methods are on different scales); MCR runs dashed.
+    panels: dict[str, list[str]] = {}
+    for name in sorted(curves):
+        panels.setdefault(name.split("-")[0], []).append(name)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (method, names) in zip(axes[0], panels.items()):
+        for i, name in enumerate(names):
+            steps, values = curves[name]
+            ax.plot(steps, values, label=name, linewidth=1, linestyle="--" if "-mcr" in name else "-",
+                    color=plt.cm.tab10(i % 10))
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("SSL loss")
+        ax.set_title(method, fontsize=9)
+        ax.legend(fontsize=6)
+    fig.suptitle("training curves: the base SSL loss of each run (TensorBoard logs; MCR dashed)", fontsize=9)
     fig.tight_layout()
     path = out_dir / "curves_ssl_loss.png"
     fig.savefig(path, dpi=110)
