@@ -241,11 +241,14 @@ def attribute(study: Study, out: Path) -> str:
     return f"attribution: {seconds:.0f}s"
 
 
-def _pool(jobs: int, tasks: list[Callable[[], str]], title: str) -> None:
+def _pool(jobs: int, tasks: list[Callable[[], str]], title: str) -> list[str]:
     print(f"\n=== {title} ({len(tasks)} tasks, {jobs} at a time)", flush=True)
+    messages = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for message in pool.map(lambda task: task(), tasks):
             print(f"    {message}", flush=True)
+            messages.append(message)
+    return messages
 
 
 def unique_runs(study: Study) -> list[Run]:
@@ -355,8 +358,9 @@ def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str]) -> None:
     start, seconds = time.perf_counter(), {}
     if "pretrain" in steps:
         tick = time.perf_counter()
-        _pool(jobs, [lambda r=r: pretrain(study, r, out) for r in runs], f"{study.name}: pretraining")
-        seconds["pretrain_invocation"] = time.perf_counter() - tick
+        done = _pool(jobs, [lambda r=r: pretrain(study, r, out) for r in runs], f"{study.name}: pretraining")
+        if any("trained in" in m for m in done):
+            seconds["pretrain_invocation"] = time.perf_counter() - tick
     own = [r for r in runs if not r.home]
     if "evaluate" in steps:
         for r in runs:
