@@ -34,6 +34,12 @@ def claims_section(effects: pd.DataFrame) -> list[str]:
                    "a significant loss" if r.significant else "no significant difference")
         lines.append(f"- {where}: MCR − baseline = {points:+.2f} points, 95% CI [{100 * r.ci_low:+.2f}, "
                      f"{100 * r.ci_high:+.2f}] over {r.pairs} seed pairs: {verdict}.")
+    tested = int(headline["enough"].sum())
+    if tested > 1:
+        hits = int(headline["significant"].sum())
+        lines += ["", f"{hits} of these {tested} intervals exclude 0. Each is a separate 95% interval with no "
+                  f"multiple-comparison correction, so about {0.05 * tested:.1f} would exclude 0 by chance alone "
+                  "even if MCR changed nothing."]
     lines += ["", "These are small-scale measurements; they test the direction of the claim on these data, "
               "not the paper's numbers at its scale."]
     return lines

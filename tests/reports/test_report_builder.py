@@ -71,6 +71,7 @@ def test_report_files_headers_and_self_contained_html(tmp_path):
     assert "0.6200 ± 0.0200 (n=3)" in md
     assert "+0.0300 [" in md and "too few pairs" in md
     assert "## Paper claims vs measured" in md and "significant gain" in md
+    assert "1 of these 2 intervals exclude 0" in md and "about 0.1 would exclude 0 by chance" in md
     html = (out / "index.html").read_text()
     # knn and linear, each as comparison and effect table, plus one headline table
     assert html.count("<table>") == len(report.tables) + len(report.effects) + len(report.headline) == 5
