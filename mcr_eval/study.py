@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -211,17 +212,21 @@ def evaluate_in_process(study: Study, run: Run, out: Path, results: Path) -> Non
 def evaluate(study: Study, run: Run, out: Path) -> str:
     """kNN, fast linear probe, representation metrics and the audit of one encoder into ``results/<run>.jsonl``."""
     final = out / "results" / f"{run.name}.jsonl"
-    if final.is_file():
-        return f"{run.name}: already evaluated"
-    partial = final.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
     final.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "mcr_eval.study", study.name, "--out", str(out), "--evaluate-one", run.name,
-               "--results", str(partial)]
-    seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
-    partial.rename(final)
-    partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
-    final.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
+    # Two invocations of a study may overlap (say, a resumed one); the lock makes the second wait and skip.
+    with open(final.with_suffix(".evaluating"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if final.is_file():
+            return f"{run.name}: already evaluated"
+        partial = final.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        command = [sys.executable, "-m", "mcr_eval.study", study.name, "--out", str(out), "--evaluate-one",
+                   run.name, "--results", str(partial)]
+        seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
+        partial.rename(final)
+        partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+        final.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
+    final.with_suffix(".evaluating").unlink(missing_ok=True)
     return f"{run.name}: evaluated in {seconds:.0f}s"
 
 
