@@ -25,8 +25,10 @@ class Table:
 
 
 def fmt_value(mean: float, std: float, n: int) -> str:
-    spread = "" if math.isnan(std) else f" ± {std:.4f}"
-    return f"{mean:.4f}{spread} (n={n})"
+    """Four decimals, or scientific notation when the mean is small but not zero (chosen L2 penalties)."""
+    fmt = ".2e" if 0 < abs(mean) < 1e-3 else ".4f"
+    spread = "" if math.isnan(std) else f" ± {std:{fmt}}"
+    return f"{mean:{fmt}}{spread} (n={n})"
 
 
 def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bool) -> str:
