@@ -68,6 +68,7 @@ class Study:
     counterfactuals: int = 100
     attribution: tuple[str, ...] = ()
     ablation: bool = False
+    spread: tuple[str, tuple[str, ...]] | None = None  # ablations: seed-to-seed std row (label, run names)
     scale: Scale = field(default_factory=Scale)
 
 
@@ -83,12 +84,11 @@ def _grid(methods: Sequence[str], dataset: str) -> tuple[Run, ...]:
 
 
 def _ablation_runs() -> tuple[Run, ...]:
-    """SimCLR, seed 0: the default rows come from the scenes study; every other row changes one thing."""
+    """SimCLR, seed 0: the default and baseline rows come from the scenes study; every other row changes one
+    thing. Seeds 1 and 2 of the default are borrowed too (no table) for the seed-to-seed spread row."""
     base = _config("simclr", "none", "scenes")
     mcr = _config("simclr", "mcr", "scenes")
-    default_mcr = Run("simclr-mcr-s0", mcr, 0, home="scenes")
-    default_base = Run("simclr-none-s0", base, 0, home="scenes")
-    runs = []
+    runs = [Run(f"simclr-mcr-s{s}", mcr, s, home="scenes") for s in (1, 2)]
     for table, rows in {
         "λ1 / λ2 sensitivity (default λ1 = λ2 = 1)": [
             ("λ1=0.1", "lambda1-0p1"), ("λ1=2.0", "lambda1-2p0"), ("λ2=0.1", "lambda2-0p1"),
@@ -97,16 +97,18 @@ def _ablation_runs() -> tuple[Run, ...]:
         "bi-level vs joint optimization (default: bi-level)": [("joint", "joint")],
         "hypergradient estimator (default: exact)": [("finite difference", "fd"), ("first order", "first-order")],
     }.items():
-        runs.append(Run(default_mcr.name, mcr, 0, home="scenes", table=table, variant="MCR default"))
+        runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR (no MCR)"),
+                 Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default")]
         runs += [Run(f"simclr-mcr-{tag}-s0", _config("simclr", "mcr", "scenes", tag), 0, table=table, variant=label)
                  for label, tag in rows]
     table = "augmentation combinations (the paper's Table 4 analog)"
-    runs += [Run(default_base.name, base, 0, home="scenes", table=table, variant="all augmentations"),
-             Run(default_mcr.name, mcr, 0, home="scenes", table=table, variant="all augmentations")]
+    runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR, all augmentations"),
+             Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR, all augmentations")]
     for cut in ("crop_only",):
         for reg, config in (("none", base), ("mcr", mcr)):
+            label = f"SimCLR{'+MCR' if reg == 'mcr' else ''}, {cut.replace('_', '-')}"
             runs.append(Run(f"simclr-{reg}-{cut}-s0", config, 0, (f"data.views=simclr_cifar-{cut}",),
-                            table=table, variant=cut.replace("_", "-")))
+                            table=table, variant=label))
     return tuple(runs)
 
 
@@ -126,7 +128,8 @@ STUDIES = {
         attribution=("simclr-none-s0", "simclr-mcr-s0"), scale=Scale(iters=2, batch=8, width=4)),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
-        "scenes?n=2000&n_test=1000", "factors", ablation=True),
+        "scenes?n=2000&n_test=1000", "factors", ablation=True,
+        spread=("seed-to-seed std of SimCLR+MCR default", ("simclr-mcr-s0", "simclr-mcr-s1", "simclr-mcr-s2"))),
 }
 
 
@@ -308,8 +311,9 @@ def _cpu_name() -> str:
 def preamble(study: Study, timing: dict) -> str:
     """Scale, hardware and the regeneration command, stated at the top of the report."""
     s = study.scale
-    methods = sorted({r.name.split("-")[0] for r in study.runs})
-    seeds = sorted({r.seed for r in study.runs})
+    shown = [r for r in study.runs if r.table or not study.ablation]  # not the runs borrowed for the spread row
+    methods = sorted({r.name.split("-")[0] for r in shown})
+    seeds = sorted({r.seed for r in shown})
     span, evaluation = timing.get("pretraining_span_s"), timing.get("evaluation_sum_s")
     minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
                "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
@@ -320,7 +324,8 @@ def preamble(study: Study, timing: dict) -> str:
         f"## {study.title}", "",
         "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "
         f"{s.width}, {s.iters} iterations at batch {s.batch} on `{study.train_spec}`, methods {', '.join(methods)}, "
-        f"seeds {', '.join(map(str, seeds))}; {os.cpu_count()} CPU cores ({_cpu_name()}), no GPU. Evaluation on "
+        f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}; {os.cpu_count()} CPU cores ({_cpu_name()}), "
+        "no GPU. Evaluation on "
         f"`{study.eval_data}`; audit: {study.audit}. This is a small-compute study: it tests the direction of "
         "the paper's claims at this scale, not its numbers.", "",
         "**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds and "
@@ -344,15 +349,16 @@ def report(study: Study, out: Path, timing: dict) -> None:
 
     results = merged_results(study, out)
     text = preamble(study, timing)
+    shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
     if study.ablation:
         from mcr_eval.reports.ablation import write_ablation_report
 
-        variants = [(r.table, r.variant, r.name) for r in study.runs]
-        print(f"ablation report: {write_ablation_report(results, variants, out, study.title, text)}")
+        variants = [(r.table, r.variant, r.name) for r in study.runs if r.table]
+        index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread)
+        print(f"ablation report: {index}")
         return
     (out / "preamble.md").write_text(text)
     figures = [str(p) for p in (out / "attribution",) if p.is_dir()]
-    shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
     eval_main(["report", shown, "--out", str(out), "--logs", str(out / "runs"),
                "--preamble", str(out / "preamble.md"), *(["--figures", *figures] if figures else [])])
 

@@ -1,13 +1,14 @@
 """Ablation tables: one table per ablation, one row per variant, the headline metrics as columns.
 
 A variant is a run name (its records' ``run`` field) with a label; rows of one table differ in exactly the
-thing the ablation changes, so a column may only mix protocols in keys that follow the training views
-(``views``, ``destroyed``, ``role``). Any other protocol difference is an error, never averaged away.
+thing the ablation changes, so a column may differ between rows only in the keys that follow each
+encoder's training views (the retention audit's factor roles, see :mod:`records_table`). Any other protocol
+difference is an error, never averaged away. With one seed per variant, an optional *spread* row gives the
+seed-to-seed standard deviation of a reference configuration, the yardstick for reading the differences.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,8 @@ import pandas as pd
 
 from mcr_eval.reports.builder import CSS, preamble_html, write_text_atomic
 from mcr_eval.reports.headers import column_header
-from mcr_eval.reports.records_table import ENCODER_KEYS, read_records
-from mcr_eval.reports.tables import Table, fmt_value, to_html, to_latex, to_markdown
+from mcr_eval.reports.records_table import protocol_key, read_records
+from mcr_eval.reports.tables import Table, compact_markdown, fmt_value, to_html, to_latex
 from mcr_train.errors import DataError
 
 # (task, metric, protocol parameters the column must have)
@@ -39,52 +40,70 @@ def _column_frame(frame: pd.DataFrame, task: str, metric: str, params: dict) -> 
 
 
 def _check_protocols(sub: pd.DataFrame, title: str, task: str, metric: str) -> str:
-    """The protocol shared by the column (view-dependent keys dropped); error if anything else differs."""
-    keys = {json.dumps({k: v for k, v in p.items() if k not in ENCODER_KEYS}, sort_keys=True, default=str)
-            for p in sub["protocol"]}
+    """The protocol shared by the column (view-dependent keys folded); error if anything else differs."""
+    keys = set(sub["protocol"].map(protocol_key))
     if len(keys) > 1:
         a, b = sorted(keys)[:2]
         raise DataError(f"ablation '{title}', column {task}/{metric} mixes protocols ({a} vs {b}); evaluate "
                         "every variant with the same protocol")
-    return keys.pop() if keys else "{}"
+    return keys.pop()
 
 
-def ablation_table(frame: pd.DataFrame, title: str, variants: Sequence[tuple[str, str]]) -> Table:
-    """``variants``: (label, run name) in row order; cells are mean ± std over the run's seeds."""
-    columns, grid = [], [[] for _ in variants]
+def _cell(values: pd.Series) -> str:
+    n = int(values.count())
+    std = float(values.std(ddof=1)) if n > 1 else math.nan
+    return fmt_value(float(values.mean()), std, n) if n else "—"
+
+
+def _spread_cell(values: pd.Series) -> str:
+    n = int(values.count())
+    return f"{float(values.std(ddof=1)):.4f} (n={n})" if n > 1 else "—"
+
+
+def ablation_table(frame: pd.DataFrame, title: str, variants: Sequence[tuple[str, str]],
+                   spread: tuple[str, Sequence[str]] | None = None) -> Table:
+    """``variants``: (label, run name) in row order; cells are mean ± std over the run's records.
+    ``spread``: (label, run names) of one configuration's seeds; its row holds their sample std per column."""
+    runs = [run for _, run in variants] + (list(spread[1]) if spread else [])
+    columns, grid = [], [[] for _ in range(len(variants) + bool(spread))]
     for task, metric, params in ABLATION_COLUMNS:
         sub = _column_frame(frame, task, metric, params)
-        sub = sub[sub["run"].isin([run for _, run in variants])]
+        sub = sub[sub["run"].isin(runs)]
         if sub.empty:
             continue
         protocol = _check_protocols(sub, title, task, metric)
-        view_note = " (factor roles follow each row's views)" if task == "retention" else ""
-        columns.append(column_header(task, sub["dataset"].iloc[0], sub["split"].iloc[0], metric, protocol)
-                       + view_note)
+        columns.append(column_header(task, sub["dataset"].iloc[0], sub["split"].iloc[0], metric, protocol))
         for i, (_, run) in enumerate(variants):
-            values = sub[sub["run"] == run]["value"].astype(float)
-            n = int(values.count())
-            std = float(values.std(ddof=1)) if n > 1 else math.nan
-            grid[i].append(fmt_value(float(values.mean()), std, n) if n else "—")
+            grid[i].append(_cell(sub[sub["run"] == run]["value"].astype(float)))
+        if spread:
+            grid[-1].append(_spread_cell(sub[sub["run"].isin(spread[1])]["value"].astype(float)))
     if not columns:
-        raise DataError(f"ablation '{title}' has no records for its runs {[r for _, r in variants]}; "
-                        "evaluate them first")
-    return Table(f"Ablation: {title}", "in each column header; rows differ only in the ablated setting",
-                 columns, [label for label, _ in variants], grid)
+        raise DataError(f"ablation '{title}' has no records for its runs {runs}; evaluate them first")
+    rows = [label for label, _ in variants] + ([spread[0]] if spread else [])
+    return Table(f"Ablation: {title}", "none shared; each column header states its own, and rows differ only in "
+                 "the ablated setting", columns, rows, grid)
 
 
-def ablation_tables(records: list[dict], variants: Sequence[tuple[str, str, str]]) -> list[Table]:
-    """``variants``: (table title, row label, run name) triples; tables keep their first-seen order."""
+def ablation_tables(records: list[dict], variants: Sequence[tuple[str, str, str]],
+                    spread: tuple[str, Sequence[str]] | None = None) -> list[Table]:
+    """``variants``: (table title, row label, run name) triples; tables keep their first-seen order.
+    ``spread`` (optional): a seed-to-seed std row appended to every table (see :func:`ablation_table`)."""
     frame = pd.DataFrame(records)
-    missing = sorted({run for _, _, run in variants} - set(frame["run"]))
+    needed = {run for _, _, run in variants} | set(spread[1] if spread else ())
+    missing = sorted(needed - set(frame["run"]))
     if missing:
         raise DataError(f"no records for ablation run(s) {missing}; evaluate them before building the report")
     titles = list(dict.fromkeys(t for t, _, _ in variants))
-    return [ablation_table(frame, t, [(label, run) for tt, label, run in variants if tt == t]) for t in titles]
+    return [ablation_table(frame, t, [(label, run) for tt, label, run in variants if tt == t], spread)
+            for t in titles]
 
 
-def _bars(table: Table, out: Path, index: int) -> Path | None:
-    """kNN and linear top-1 of every variant: the two columns people compare first."""
+def _number(cell: str) -> float:
+    return float(cell.split()[0]) if cell != "—" else math.nan
+
+
+def _bars(table: Table, out: Path, index: int, has_spread: bool) -> Path | None:
+    """kNN and linear top-1 of every variant, with the spread row (if any) as error bars on every bar."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,15 +112,18 @@ def _bars(table: Table, out: Path, index: int) -> Path | None:
     picks = [i for i, c in enumerate(table.columns) if c.startswith(("kNN top1", "Linear top1"))]
     if not picks:
         return None
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(table.rows), 3.2))
+    rows, cells = (table.rows[:-1], table.cells[:-1]) if has_spread else (table.rows, table.cells)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(rows), 3.4))
     width = 0.8 / len(picks)
     for j, col in enumerate(picks):
-        values = [float(row[col].split()[0]) if row[col] != "—" else math.nan for row in table.cells]
-        ax.bar([i + j * width for i in range(len(table.rows))], values, width, label=table.columns[col].split(" ·")[0])
-    ax.set_xticks([i + width * (len(picks) - 1) / 2 for i in range(len(table.rows))], table.rows, rotation=20,
+        err = _number(table.cells[-1][col]) if has_spread else math.nan
+        ax.bar([i + j * width for i in range(len(rows))], [_number(row[col]) for row in cells], width,
+               yerr=None if math.isnan(err) else err, capsize=3, label=table.columns[col].split(" ·")[0])
+    ax.set_xticks([i + width * (len(picks) - 1) / 2 for i in range(len(rows))], rows, rotation=20,
                   ha="right", fontsize=8)
     ax.set_ylabel("top-1 accuracy")
-    ax.set_title(table.title, fontsize=9)
+    title = table.title + (f"\nerror bars: {table.rows[-1]}" if has_spread else "")
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / f"ablation_{index}.png"
@@ -111,19 +133,24 @@ def _bars(table: Table, out: Path, index: int) -> Path | None:
 
 
 def write_ablation_report(results: Path, variants: Sequence[tuple[str, str, str]], out: Path, title: str,
-                          preamble: str = "") -> Path:
+                          preamble: str = "", spread: tuple[str, Sequence[str]] | None = None) -> Path:
     """report.md, index.html, tables.tex, ablations.csv and one bar chart per table under ``out``."""
-    tables = ablation_tables(read_records([results]), variants)
+    tables = ablation_tables(read_records([results]), variants, spread)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures = [p for i, t in enumerate(tables) if (p := _bars(t, figures_dir, i)) is not None]
+    figures = [p for i, t in enumerate(tables) if (p := _bars(t, figures_dir, i, spread is not None)) is not None]
     rel = [str(p.relative_to(out)) for p in figures]
-    md = [f"# {title}", "", preamble.strip(), "", f"Built from `{results}`. Cells are mean ± std over seeds "
-          "(n records; n=1 has no spread).", ""]
-    md += [to_markdown(t) + "\n" for t in tables] + [f"![{f}]({f})" for f in rel]
+    note = (f"Built from `{results}`. Cells are mean ± std over seeds (n records; n=1 has no spread)."
+            + (f" The last row of each table (\"{spread[0]}\") is the sample std over those seeds: differences "
+               "between rows smaller than about twice it are within seed noise." if spread else ""))
+    md = ["# mcr ablation report", "", preamble.strip(), "", note, ""]
+    # Every table has the same columns in practice; then their protocols are listed once, under the first.
+    same = all(t.columns == tables[0].columns for t in tables)
+    md += [compact_markdown(t, legend=not same or i == 0) + "\n" for i, t in enumerate(tables)]
+    md += [f"![{f}]({f})" for f in rel]
     write_text_atomic(out / "report.md", "\n".join(md) + "\n")
-    body = [f"<h1>{title}</h1>", *preamble_html(preamble)] + [to_html(t) for t in tables]
-    body += [f'<p><img src="{f}" alt="{f}"></p>' for f in rel]
+    body = ["<h1>mcr ablation report</h1>", *preamble_html(preamble), *preamble_html(note)]
+    body += [to_html(t) for t in tables] + [f'<p><img src="{f}" alt="{f}"></p>' for f in rel]
     write_text_atomic(out / "index.html", f"<!doctype html><html><head><meta charset='utf-8'><title>{title}"
                       f"</title><style>{CSS}</style></head><body>{''.join(body)}</body></html>")
     tex = "\n\n".join(to_latex(t) for t in tables)
@@ -132,4 +159,3 @@ def write_ablation_report(results: Path, variants: Sequence[tuple[str, str, str]
             for t in tables for r, cells in zip(t.rows, t.cells)]
     pd.DataFrame(rows).to_csv(out / "ablations.csv", index=False)
     return out / "index.html"
-

@@ -13,10 +13,18 @@ import pandas as pd
 
 from mcr_eval.reports import plots
 from mcr_eval.reports.claims import claims_section
-from mcr_eval.reports.headline import compact_markdown, headline_tables
+from mcr_eval.reports.headline import headline_tables
 from mcr_eval.reports.records_table import read_records, records_frame
 from mcr_eval.reports.statistics import cell_summaries, paired_effects
-from mcr_eval.reports.tables import Table, comparison_tables, effect_tables, to_html, to_latex, to_markdown
+from mcr_eval.reports.tables import (
+    Table,
+    compact_markdown,
+    comparison_tables,
+    effect_tables,
+    to_html,
+    to_latex,
+    to_markdown,
+)
 from mcr_train.errors import ConfigError
 
 FORMATS = ("md", "csv", "tex", "html")

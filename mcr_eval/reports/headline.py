@@ -70,13 +70,3 @@ def headline_tables(cells: pd.DataFrame, effects: pd.DataFrame) -> list[Table]:
         tables.append(Table(f"Headline · {group_title(*group)}", *column_headers(col_keys), rows, grid))
     return tables
 
-
-def compact_markdown(table: Table) -> str:
-    """The headline table with short column names and each column's full protocol listed underneath
-    (for READMEs, where a header carrying the whole protocol does not fit)."""
-    short = [c.split(" · ")[0] for c in table.columns]
-    lines = [f"**{table.title}**", "", "| | " + " | ".join(short) + " |", "|---" * (len(short) + 1) + "|"]
-    lines += ["| " + row + " | " + " | ".join(cells) + " |" for row, cells in zip(table.rows, table.cells)]
-    lines += ["", "Protocols: " + "; ".join(f"*{s}*: {c.split(' · ', 1)[1]}" for s, c in zip(short, table.columns))
-              + (f" (shared: {table.protocol})" if not table.protocol.startswith("none shared") else "") + "."]
-    return "\n".join(lines)

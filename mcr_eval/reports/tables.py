@@ -100,6 +100,20 @@ def to_markdown(table: Table) -> str:
     return "\n".join([f"**{table.title}**", "", f"Protocol (all columns): {table.protocol}", "", head, sep, *body])
 
 
+def compact_markdown(table: Table, legend: bool = True) -> str:
+    """A table with short column names and each column's full protocol listed underneath (for READMEs
+    and narrow reports, where a header carrying the whole protocol does not fit). ``legend=False`` leaves the
+    protocol list out, for a table whose columns equal those of one already listed."""
+    short = [c.split(" · ")[0] for c in table.columns]
+    lines = [f"**{table.title}**", "", "| | " + " | ".join(short) + " |", "|---" * (len(short) + 1) + "|"]
+    lines += ["| " + row + " | " + " | ".join(cells) + " |" for row, cells in zip(table.rows, table.cells)]
+    if not legend:
+        return "\n".join(lines + ["", "Protocols: as listed under the first table."])
+    lines += ["", "Protocols: " + "; ".join(f"*{s}*: {c.split(' · ', 1)[1]}" for s, c in zip(short, table.columns))
+              + (f" (shared: {table.protocol})" if not table.protocol.startswith("none shared") else "") + "."]
+    return "\n".join(lines)
+
+
 def _tex(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
                  ("±", r"$\pm$"), ("−", "$-$"), ("·", r"$\cdot$"), ("—", "--")):

@@ -25,14 +25,19 @@ def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds()
         assert names == {f"{m}-{reg}-s{s}" for m in methods for reg in ("none", "mcr") for s in (0, 1, 2)}
 
 
-def test_ablation_tables_each_hold_their_default_row():
+def test_ablation_tables_each_hold_their_baseline_and_default_rows_and_labels_are_unique():
+    study = STUDIES["ablations"]
     tables = {}
-    for run in STUDIES["ablations"].runs:
-        tables.setdefault(run.table, []).append(run)
+    for run in study.runs:
+        if run.table:
+            tables.setdefault(run.table, []).append(run)
     assert len(tables) == 5
     for title, runs in tables.items():
-        assert any(r.home == "scenes" for r in runs), title
-        assert len({r.variant for r in runs if r.name.startswith("simclr-mcr")}) >= 2, title
+        names = {r.name for r in runs}
+        assert {"simclr-none-s0", "simclr-mcr-s0"} <= names, title
+        assert len({r.variant for r in runs}) == len(runs) >= 3, title
+    borrowed = {r.name for r in study.runs if r.home}
+    assert set(study.spread[1]) <= borrowed  # the spread row's seeds come from the scenes study
 
 
 def test_learning_rate_scales_linearly_with_the_batch():

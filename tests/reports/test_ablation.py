@@ -33,7 +33,22 @@ def test_rows_are_variants_and_columns_keep_only_the_headline_protocol():
     assert table.rows == ["all", "crop-only"]
     assert len(table.columns) == 2 and "k=200" in table.columns[0]
     assert table.cells == [["0.3000 (n=1)", "0.9000 (n=1)"], ["0.2500 (n=1)", "0.8000 (n=1)"]]
-    assert "follow each row's views" in table.columns[1]
+    assert "factor roles=from each row's training views" in table.columns[1]
+
+
+def test_spread_row_is_the_sample_std_over_the_reference_seeds():
+    recs = records() + [rec("a1", "knn", "top1", 0.36, {"k": 200, "T": 0.1}),
+                        rec("a2", "knn", "top1", 0.27, {"k": 200, "T": 0.1})]
+    (table,) = ablation_tables(recs, VARIANTS, spread=("seed std", ["a", "a1", "a2"]))
+    assert table.rows[-1] == "seed std"
+    # values 0.30, 0.36, 0.27: mean 0.31, sample variance (0.0001 + 0.0025 + 0.0016) / 2 = 0.0021
+    assert table.cells[-1][0] == f"{0.0021 ** 0.5:.4f} (n=3)"
+    assert table.cells[-1][1] == "—"  # retention has only seed a: no spread
+
+
+def test_spread_runs_without_records_are_a_clear_error():
+    with pytest.raises(DataError, match=r"no records for ablation run\(s\) \['zz'\]"):
+        ablation_tables(records(), VARIANTS, spread=("seed std", ["a", "zz"]))
 
 
 def test_a_column_mixing_a_non_view_protocol_fails():
@@ -58,3 +73,12 @@ def test_report_files_and_self_contained_html(tmp_path):
     assert srcs and all((tmp_path / "out" / s).is_file() for s in srcs)
     for name in ("report.md", "tables.tex", "ablations.csv"):
         assert (tmp_path / "out" / name).is_file()
+
+
+def test_markdown_lists_shared_protocols_once(tmp_path):
+    results = tmp_path / "r.jsonl"
+    variants = [*VARIANTS, ("second", "all", "a"), ("second", "crop-only", "b")]
+    results.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    write_ablation_report(results, variants, tmp_path / "out", "Ablations")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert md.count("T=0.1") == 1 and md.count("as listed under the first table") == 1
