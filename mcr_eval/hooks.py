@@ -87,10 +87,17 @@ class KnnMonitorHook(Hook):
             )
         return self._datasets
 
-    def evaluate(self, runner) -> dict[str, float]:
-        """Run the kNN now and log it; returns ``{'top1': ..., 'top5': ...}``."""
+    def evaluate(self, runner, step: int | None = None) -> dict[str, float]:
+        """Run the kNN now and log it at ``step`` (default: iterations done); returns top-1 and top-5.
+
+        The random state is restored afterwards (feature loaders draw a seed from it), so a monitored run
+        trains exactly like an unmonitored one."""
         encoder = resolve_encoder(runner.model, self.encoder_path)
         device = next(encoder.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            return self._evaluate(runner, encoder, device, runner.iter if step is None else step)
+
+    def _evaluate(self, runner, encoder: nn.Module, device: torch.device, step: int) -> dict[str, float]:
         train_set, test_set = self._get_datasets()
         kwargs = dict(
             batch_size=self.batch_size, num_workers=self.num_workers, device=device, progress=False, convert_model=False
@@ -108,12 +115,12 @@ class KnnMonitorHook(Hook):
         scalars = {"knn/top1": result["top1"], "knn/top5": result["top5"]}
         for name, value in scalars.items():
             runner.message_hub.update_scalar(name, value)
-        runner.visualizer.add_scalars(scalars, step=runner.iter)
+        runner.visualizer.add_scalars(scalars, step=step)
         runner.logger.info(
-            f"kNN monitor (k={self.k}, T={self.temperature}) epoch {runner.epoch} iter "
-            f"{runner.iter}: top1 {result['top1']:.4f} top5 {result['top5']:.4f}"
+            f"kNN monitor (k={self.k}, T={self.temperature}) epoch {runner.epoch} after {step} iterations: "
+            f"top1 {result['top1']:.4f} top5 {result['top5']:.4f}"
         )
-        self.history.append({"epoch": runner.epoch, "iter": runner.iter, **scalars})
+        self.history.append({"epoch": runner.epoch, "iter": step, **scalars})
         return {"top1": result["top1"], "top5": result["top5"]}
 
     def after_train_epoch(self, runner) -> None:
@@ -123,4 +130,4 @@ class KnnMonitorHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         if not self.by_epoch and self.every_n_train_iters(runner, self.interval) and is_main_process():
             with torch.no_grad():
-                self.evaluate(runner)
+                self.evaluate(runner, step=runner.iter + 1)  # the loop counts this iteration after its hooks

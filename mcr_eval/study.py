@@ -1,4 +1,5 @@
-"""The published studies behind ``reports/scenes``, ``reports/fashion-mnist`` and ``reports/ablations``.
+"""The published studies behind ``reports/scenes``, ``reports/scenes-full``, ``reports/fashion-mnist`` and
+``reports/ablations``.
 
 ``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
 each encoder, audits them, and writes the report. Every step is resumable: a run whose ``encoder.json``
@@ -126,6 +127,15 @@ STUDIES = {
         tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0) for reg in ("none", "mcr")),
         "scenes?n=32", "scenes?n=40&n_test=20", "factors", audit_n=60, counterfactuals=10,
         attribution=("simclr-none-s0", "simclr-mcr-s0"), scale=Scale(iters=2, batch=8, width=4)),
+    # The recipe's whole 30-epoch schedule (30 x 62 = 1,860 iterations of 4,000 scenes at batch 64), with the online kNN
+    # every 125 iterations on the evaluation protocol's images: does kNN plateau, and does the MCR effect
+    # change with six times the training of the scenes study?
+    "scenes-full": Study(
+        "scenes-full", "SimCLR with and without MCR trained for the recipe's full 30 epochs on the factor scenes",
+        tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0,
+                  ("knn_monitor.interval=125", "knn_monitor.data=scenes?n=2000&n_test=1000"))
+              for reg in ("none", "mcr")),
+        "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", scale=Scale(iters=1860)),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
         "scenes?n=2000&n_test=1000", "factors", ablation=True,

@@ -120,6 +120,7 @@ def prepare_training(argv: list[str] | None = None) -> TrainingJob:
     """Parse arguments, validate the config and data, and build the mmengine Runner (no training yet)."""
     args = parse_args(argv)
     from mcr_train.data import build_dataset, dataset_stats
+    from mcr_train.engine.monitor import config_hooks
     from mcr_train.engine.runner import build_runner, with_defaults, world_size_for
     from mcr_train.engine.schedule import plan_schedule
     from mcr_train.methods.registry import get_method
@@ -154,7 +155,8 @@ def prepare_training(argv: list[str] | None = None) -> TrainingJob:
     schedule = plan_schedule(
         len(dataset), int(cfg.data.batch_size) * world, cfg.schedule.epochs, cfg.schedule.warmup_epochs, args.max_iters
     )
-    runner = build_runner(cfg, model_cls, dataset, work_dir, schedule, args.launcher, args.resume)
+    hooks = config_hooks(cfg, mean, std)
+    runner = build_runner(cfg, model_cls, dataset, work_dir, schedule, args.launcher, args.resume, hooks)
     return TrainingJob(cfg, runner, views, schedule, dataset, tuple(mean), tuple(std), work_dir)
 
 

@@ -80,12 +80,8 @@ def retention_heatmap(frame: pd.DataFrame, out_dir: Path, quantity: str = "reten
     return [path]
 
 
-def training_curves(log_dirs: list[Path], out_dir: Path, tags: tuple[str, ...] = ("ssl", "loss")) -> list[Path]:
-    """Plot each run's SSL loss from its TensorBoard logs.
-
-    Regularized runs log the base loss as ``ssl`` and the regularized total as ``loss``; the first tag
-    a run has is plotted, so baseline and MCR curves show the same quantity.
-    """
+def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...]) -> dict[str, tuple[list[int], list[float]]]:
+    """Per run (first folder below each log root): the first of ``tags`` its TensorBoard events hold."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     curves = {}
@@ -99,8 +95,10 @@ def training_curves(log_dirs: list[Path], out_dir: Path, tags: tuple[str, ...] =
                 events = acc.Scalars(tag)
                 name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
                 curves[name] = ([e.step for e in events], [e.value for e in events])
-    if not curves:
-        return []
+    return curves
+
+
+def _plot_curves(curves: dict, path: Path, ylabel: str, title: str, marker: str | None = None) -> Path:
     # One panel per method (losses of different methods are on different scales); MCR runs dashed.
     panels: dict[str, list[str]] = {}
     for name in sorted(curves):
@@ -110,14 +108,31 @@ def training_curves(log_dirs: list[Path], out_dir: Path, tags: tuple[str, ...] =
         for i, name in enumerate(names):
             steps, values = curves[name]
             ax.plot(steps, values, label=name, linewidth=1, linestyle="--" if "-mcr" in name else "-",
-                    color=plt.cm.tab10(i % 10))
+                    color=plt.cm.tab10(i % 10), marker=marker, markersize=3)
         ax.set_xlabel("iteration")
-        ax.set_ylabel("SSL loss")
+        ax.set_ylabel(ylabel)
         ax.set_title(method, fontsize=9)
         ax.legend(fontsize=6)
-    fig.suptitle("training curves: the base SSL loss of each run (TensorBoard logs; MCR dashed)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = out_dir / "curves_ssl_loss.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return [path]
+    return path
+
+
+def training_curves(log_dirs: list[Path], out_dir: Path) -> list[Path]:
+    """Plot each run's SSL loss from its TensorBoard logs, and its online kNN accuracy where logged.
+
+    Regularized runs log the base loss as ``ssl`` and the regularized total as ``loss``; ``ssl`` is
+    plotted when present, so baseline and MCR curves show the same quantity. ``knn/top1`` comes from the
+    online monitor (``knn_monitor`` in training configs, :class:`mcr_eval.hooks.KnnMonitorHook`).
+    """
+    paths = []
+    if curves := _scalar_curves(log_dirs, ("ssl", "loss")):
+        paths.append(_plot_curves(curves, out_dir / "curves_ssl_loss.png", "SSL loss",
+                                  "training curves: the base SSL loss of each run (TensorBoard logs; MCR dashed)"))
+    if curves := _scalar_curves(log_dirs, ("knn/top1",)):
+        paths.append(_plot_curves(curves, out_dir / "curves_knn_top1.png", "kNN top-1 (held out)",
+                                  "online kNN during pretraining (k=200, T=0.1 unless the config says otherwise; "
+                                  "MCR dashed)", marker="o"))
+    return paths

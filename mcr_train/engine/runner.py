@@ -6,7 +6,7 @@ Config keys (flat; see ``configs/train/_base_/``): ``model`` (method registry di
 ``warmup_epochs``, ``warmup_start_factor``, ``min_lr_ratio``), ``optimizer`` (mmengine optimizer dict;
 ``SGD`` or ``LARS``), ``amp`` (``None``, ``'bf16'``, ``'fp16'``), ``sync_bn``, ``seed``,
 ``deterministic``, ``checkpoint_interval``, ``max_keep_ckpts``, ``log_interval``, ``tensorboard``,
-``clip_grad``.
+``clip_grad``, ``knn_monitor`` and ``custom_hooks`` (see :mod:`mcr_train.engine.monitor`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from mmengine.runner import Runner
 
 from mcr_train.engine.checkpoint import ATOMIC_BACKEND, find_resumable_checkpoint, register_safe_globals
 from mcr_train.engine.hooks import SSLScheduleHook
+from mcr_train.engine.monitor import MONITOR_DEFAULTS
 from mcr_train.engine.schedule import IterSchedule, lr_schedulers
 from mcr_train.errors import CheckpointError, ConfigError
 
@@ -35,6 +36,8 @@ DEFAULTS: dict = dict(
     log_interval=10,
     tensorboard=True,
     clip_grad=None,
+    knn_monitor=dict(MONITOR_DEFAULTS),
+    custom_hooks=[],
     schedule=dict(epochs=100, warmup_epochs=10, warmup_start_factor=0.01, min_lr_ratio=0.0),
 )
 _RUN_COUNTER = itertools.count()
@@ -92,8 +95,10 @@ def build_runner(
     schedule: IterSchedule,
     launcher: str = "none",
     resume: bool = False,
+    extra_hooks: list[dict] | None = None,
 ) -> Runner:
-    """Assemble the Runner; ``dataset`` is a built :class:`TwoViewDataset`, ``model_cls`` a method class."""
+    """Assemble the Runner; ``dataset`` is a built :class:`TwoViewDataset`, ``model_cls`` a method class,
+    ``extra_hooks`` the config's hooks (:func:`mcr_train.engine.monitor.config_hooks`)."""
     register_safe_globals()
     import mcr_train.engine.optim  # noqa: F401  (registers LARS, the constructor and the DDP wrapper)
     from mcr_train.views.dataset import PositionedInfiniteSampler
@@ -159,7 +164,7 @@ def build_runner(
         optim_wrapper=optim_wrapper_cfg(cfg),
         param_scheduler=lr_schedulers(schedule, cfg.schedule.warmup_start_factor, cfg.schedule.min_lr_ratio),
         default_hooks=default_hooks,
-        custom_hooks=[SSLScheduleHook(schedule.effective_iters_per_epoch)],
+        custom_hooks=[SSLScheduleHook(schedule.effective_iters_per_epoch), *(extra_hooks or [])],
         load_from=str(load_from) if load_from else None,
         resume=bool(resume),
         launcher=launcher,

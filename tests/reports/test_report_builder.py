@@ -172,3 +172,25 @@ def test_training_views_are_a_row_attribute_not_a_mixed_protocol(tmp_path):
     recs[0]["protocol"]["probe"] = "logistic"  # a real protocol difference still fails
     with pytest.raises(DataError, match="mixes protocols"):
         records_frame(read_records([write(tmp_path / "r2.jsonl", recs)]))
+
+
+def test_training_curves_plot_the_loss_and_the_online_knn_from_tensorboard_logs(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    from mcr_eval.reports.plots import _scalar_curves, training_curves
+
+    logs = tmp_path / "runs"
+    for run, knn in (("simclr-none-s0", [0.20, 0.25]), ("simclr-mcr-s0", [0.21, 0.24])):
+        writer = SummaryWriter(str(logs / run / "20261128_000000" / "vis_data"))
+        for step in (1, 2, 3, 4):
+            writer.add_scalar("ssl" if "mcr" in run else "loss", 5.0 - step, step)
+        for step, value in zip((2, 4), knn):
+            writer.add_scalar("knn/top1", value, step)
+        writer.close()
+    assert EventAccumulator(str(next(logs.rglob("vis_data")))).Reload().Tags()["scalars"]
+    knn = _scalar_curves([logs], ("knn/top1",))
+    assert knn["simclr-none-s0"] == ([2, 4], [pytest.approx(0.20), pytest.approx(0.25)])
+    paths = training_curves([logs], tmp_path)
+    assert [p.name for p in paths] == ["curves_ssl_loss.png", "curves_knn_top1.png"]
+    assert all(p.stat().st_size > 1000 for p in paths)
