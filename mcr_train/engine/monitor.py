@@ -29,11 +29,12 @@ def config_hooks(cfg: Config, mean: Sequence[float], std: Sequence[float]) -> li
         raise ConfigError(f"knn_monitor.interval must be an integer >= 0 (0 = off), got {interval!r}")
     if interval == 0:
         return hooks
-    try:
-        import mcr_eval.hooks  # noqa: F401  (registers KnnMonitorHook)
-    except ImportError as exc:
-        raise ConfigError(f"knn_monitor needs the mcr_eval package ({exc}); install this repository or set "
-                          "knn_monitor.interval=0") from None
+    from mmengine.registry import HOOKS
+
+    # The hook lives in the evaluation package, which configs import (custom_imports); this one does not.
+    if HOOKS.get("KnnMonitorHook") is None:
+        raise ConfigError("knn_monitor needs KnnMonitorHook registered: add custom_imports = "
+                          "dict(imports=['mcr_eval.hooks']) to the config, or set knn_monitor.interval=0")
     if monitor["data"] is None:
         monitor["data"] = str(cfg.data.spec)
     monitor.setdefault("input_size", int(cfg.data.input_size))
