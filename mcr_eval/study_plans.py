@@ -1,0 +1,122 @@
+"""The plans of the published studies: which runs each one trains, at what scale, and how it is evaluated.
+
+``mcr_eval.study`` runs them; this module only says what they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = "configs/train"
+SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The compute of every pretraining run of a study (stated in its report)."""
+
+    iters: int = 300
+    batch: int = 64
+    width: int = 16
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pretraining run; ``home`` names the study whose ``runs/`` folder holds it (shared defaults)."""
+
+    name: str
+    config: str
+    seed: int
+    options: tuple[str, ...] = ()
+    home: str | None = None
+    table: str = ""
+    variant: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    runs: tuple[Run, ...]
+    train_spec: str
+    eval_data: str
+    audit: str  # "factors" (scenes) or "invariance" (real images)
+    audit_n: int = 1000
+    counterfactuals: int = 100
+    attribution: tuple[str, ...] = ()
+    ablation: bool = False
+    spread: tuple[str, tuple[str, ...]] | None = None  # ablations: seed-to-seed std row (label, run names)
+    scale: Scale = field(default_factory=Scale)
+
+
+def _config(method: str, regularizer: str, dataset: str, ablation: str = "") -> str:
+    suffix = f"-mcr-{ablation}" if ablation else ("-mcr" if regularizer == "mcr" else "")
+    folder = f"{CONFIGS}/ablations" if ablation else CONFIGS
+    return f"{folder}/{method}{suffix}_resnet18-cifar_1xb128-30e_{dataset}.py"
+
+
+def _grid(methods: Sequence[str], dataset: str) -> tuple[Run, ...]:
+    return tuple(Run(f"{m}-{reg}-s{s}", _config(m, reg, dataset), s)
+                 for s in SEEDS for m in methods for reg in ("none", "mcr"))
+
+
+def _ablation_runs() -> tuple[Run, ...]:
+    """SimCLR, seed 0: the default and baseline rows come from the scenes study; every other row changes one
+    thing. Seeds 1 and 2 of the default are borrowed too (no table) for the seed-to-seed spread row."""
+    base = _config("simclr", "none", "scenes")
+    mcr = _config("simclr", "mcr", "scenes")
+    runs = [Run(f"simclr-mcr-s{s}", mcr, s, home="scenes") for s in (1, 2)]
+    for table, rows in {
+        "λ1 / λ2 sensitivity (default λ1 = λ2 = 1)": [
+            ("λ1=0.1", "lambda1-0p1"), ("λ1=2.0", "lambda1-2p0"), ("λ2=0.1", "lambda2-0p1"),
+            ("λ2=2.0", "lambda2-2p0")],
+        "fusion space (default: representation)": [("fusion=embedding", "fusion-embedding")],
+        "bi-level vs joint optimization (default: bi-level)": [("joint", "joint")],
+        "hypergradient estimator (default: exact)": [("finite difference", "fd"), ("first order", "first-order")],
+    }.items():
+        runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR (no MCR)"),
+                 Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default")]
+        runs += [Run(f"simclr-mcr-{tag}-s0", _config("simclr", "mcr", "scenes", tag), 0, table=table, variant=label)
+                 for label, tag in rows]
+    table = "augmentation combinations (the paper's Table 4 analog)"
+    runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR, all augmentations"),
+             Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR, all augmentations")]
+    for cut in ("crop_only",):
+        for reg, config in (("none", base), ("mcr", mcr)):
+            label = f"SimCLR{'+MCR' if reg == 'mcr' else ''}, {cut.replace('_', '-')}"
+            runs.append(Run(f"simclr-{reg}-{cut}-s0", config, 0, (f"data.views=simclr_cifar-{cut}",),
+                            table=table, variant=label))
+    return tuple(runs)
+
+
+STUDIES = {
+    "scenes": Study(
+        "scenes", "SimCLR, BYOL and Barlow Twins with and without MCR on the factor scenes",
+        _grid(("simclr", "byol", "barlowtwins"), "scenes"), "scenes?n=4000", "scenes?n=2000&n_test=1000",
+        "factors", attribution=("simclr-none-s0", "simclr-mcr-s0")),
+    "fashion-mnist": Study(
+        "fashion-mnist", "SimCLR and BYOL with and without MCR on Fashion-MNIST",
+        _grid(("simclr", "byol"), "fashion-mnist"), "fashion-mnist", "fashion-mnist", "invariance"),
+    # A two-run, two-iteration pass through every step: what the test suite runs, and a quick install check.
+    "smoke": Study(
+        "smoke", "smoke test of the study pipeline (not a result)",
+        tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0) for reg in ("none", "mcr")),
+        "scenes?n=32", "scenes?n=40&n_test=20", "factors", audit_n=60, counterfactuals=10,
+        attribution=("simclr-none-s0", "simclr-mcr-s0"), scale=Scale(iters=2, batch=8, width=4)),
+    # The recipe's whole 30-epoch schedule (30 x 62 = 1,860 iterations of 4,000 scenes at batch 64), with the online kNN
+    # every 125 iterations on the evaluation protocol's images: does kNN plateau, and does the MCR effect
+    # change with six times the training of the scenes study?
+    "scenes-full": Study(
+        "scenes-full", "SimCLR with and without MCR trained for the recipe's full 30 epochs on the factor scenes",
+        tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0,
+                  ("knn_monitor.interval=125", "knn_monitor.data=scenes?n=2000&n_test=1000"))
+              for reg in ("none", "mcr")),
+        "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", scale=Scale(iters=1860)),
+    "ablations": Study(
+        "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
+        "scenes?n=2000&n_test=1000", "factors", ablation=True,
+        spread=("seed-to-seed std of SimCLR+MCR default", ("simclr-mcr-s0", "simclr-mcr-s1", "simclr-mcr-s2"))),
+}
