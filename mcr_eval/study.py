@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import fcntl
+import fnmatch
 import json
 import os
 import shutil
@@ -138,6 +139,9 @@ def attribute(study: Study, out: Path) -> str:
     partial = final.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     runs = {r.name: r for r in study.runs}
+    waiting = [n for n in study.attribution if not is_trained(run_dir(out, study, runs[n]), study, runs[n])]
+    if waiting:  # a part of the study (--only) that did not train them
+        return f"attribution: waits for {', '.join(waiting)}"
     encoders = [str(run_dir(out, study, runs[name])) for name in study.attribution]
     command = _eval("attribute", *encoders, "--n", "8", "--method", "ig", "--target", "view-similarity",
                     "--out", str(partial), "--figures", str(out / "attribution"))
@@ -157,11 +161,32 @@ def _pool(jobs: int, tasks: list[Callable[[], str]], title: str) -> list[str]:
     return messages
 
 
-def unique_runs(study: Study) -> list[Run]:
+def unique_runs(study: Study, only: Sequence[str] = ()) -> list[Run]:
+    """The study's distinct runs, or those whose names match one of the ``only`` glob patterns."""
     seen: dict[str, Run] = {}
     for run in study.runs:
         seen.setdefault(run.name, run)
-    return list(seen.values())
+    runs = list(seen.values())
+    if not only:
+        return runs
+    chosen = [r for r in runs if any(fnmatch.fnmatchcase(r.name, pattern) for pattern in only)]
+    if not chosen:
+        raise ConfigError(f"--only {' '.join(only)} matches no run of '{study.name}'; its runs are "
+                          f"{', '.join(r.name for r in runs)}")
+    return chosen
+
+
+def longest_first(runs: Sequence[Run]) -> list[Run]:
+    """MCR runs (2-3x a baseline's step time) start first, which shortens the wall-clock of a parallel batch."""
+    return sorted(runs, key=lambda r: "-mcr" not in Path(r.config).name)
+
+
+def parallel_wall_s(seconds: Sequence[float], jobs: int) -> float:
+    """Wall-clock of running tasks of these durations ``jobs`` at a time, longest first (as ``run_study`` does)."""
+    workers = [0.0] * jobs
+    for duration in sorted(seconds, reverse=True):
+        workers[workers.index(min(workers))] += duration
+    return max(workers)
 
 
 def run_span(work: Path) -> tuple[float, float] | None:
@@ -186,6 +211,10 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     steps = {**timing.get("steps_s", {}), **{k: round(v) for k, v in step_seconds.items()}}
     if "pretrain_invocation" in step_seconds:
         timing["pretrain_jobs"] = jobs
+    if study.parts:
+        timing["parts_wall_s"] = {" ".join(part): round(parallel_wall_s(
+            [spans[r.name][1] - spans[r.name][0] for r in unique_runs(study, part) if spans.get(r.name)], 2))
+            for part in study.parts}
     timing.update({
         "study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
         "pretraining_run_s": {k: (round(v[1] - v[0]) if v else None) for k, v in spans.items()},
@@ -206,18 +235,37 @@ def _cpu_name() -> str:
     return "unknown CPU"
 
 
-def preamble(study: Study, timing: dict) -> str:
+def _regeneration(study: Study, timing: dict) -> str:
+    """The command(s) that regenerate the report and what they took here."""
+    command = f"python -m mcr_eval.study {study.name} --out reports/{study.name}"
+    evaluation = timing.get("evaluation_sum_s")
+    evaluated = (f"; evaluation and audit {evaluation / 60:.0f} min of single-process time "
+                 f"({evaluation / 120:.0f} min at 2 jobs)") if evaluation else ""
+    if study.parts:
+        walls = timing.get("parts_wall_s", {})
+        lines = [f"**Regenerate** in {len(study.parts)} parts of under 2 h each (resumable; every part rebuilds the "
+                 "report from the runs evaluated so far). Pretraining wall-clock at 2 single-threaded jobs, computed "
+                 "from the measured per-run times in `timing.json` (longest run first):", ""]
+        for part in study.parts:
+            wall = walls.get(" ".join(part))
+            measured = f"{wall / 60:.0f} min" if wall else "not run yet"
+            lines.append(f"- `{command} --only {' '.join(repr(p) for p in part)}`: {measured}")
+        return "\n".join(lines) + (f"\n\nEvaluation{evaluated[1:]}." if evaluated else "")
+    span = timing.get("pretraining_span_s")
+    minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
+               "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
+    return f"**Regenerate.** `{command}` (resumable). Measured here: {minutes}{evaluated}."
+
+
+def preamble(study: Study, timing: dict, out: Path) -> str:
     """Scale, hardware and the regeneration command, stated at the top of the report."""
     s = study.scale
     shown = [r for r in study.runs if r.table or not study.ablation]  # not the runs borrowed for the spread row
-    methods = sorted({r.name.split("-")[0] for r in shown})
-    seeds = sorted({r.seed for r in shown})
-    span, evaluation = timing.get("pretraining_span_s"), timing.get("evaluation_sum_s")
-    minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
-               "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
-    if evaluation:
-        minutes += (f"; evaluation and audit {evaluation / 60:.0f} min of single-process time "
-                    f"({evaluation / 120:.0f} min at 2 jobs)")
+    evaluated = [r for r in shown if r.home or (out / "results" / f"{r.name}.jsonl").is_file()]
+    methods = sorted({r.name.split("-")[0] for r in evaluated})
+    seeds = sorted({r.seed for r in evaluated})
+    missing = sorted({r.name for r in shown} - {r.name for r in evaluated})
+    pending = (f" **Not run yet:** {', '.join(missing)}; this report covers the other runs." if missing else "")
     return "\n".join([
         f"## {study.title}", "",
         "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "
@@ -225,11 +273,10 @@ def preamble(study: Study, timing: dict) -> str:
         f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}; {os.cpu_count()} CPU cores ({_cpu_name()}), "
         "no GPU. Evaluation on "
         f"`{study.eval_data}`; audit: {study.audit}. This is a small-compute study: it tests the direction of "
-        "the paper's claims at this scale, not its numbers.", "",
+        f"the paper's claims at this scale, not its numbers.{pending}", "",
         "**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds and "
         "learning rate (the recipe's, scaled linearly to the batch); nothing was tuned for either side.", "",
-        f"**Regenerate.** `python -m mcr_eval.study {study.name} --out reports/{study.name}` (resumable). "
-        f"Measured here: {minutes}.", ""])
+        _regeneration(study, timing), ""])
 
 
 def merged_results(study: Study, out: Path) -> Path:
@@ -246,7 +293,7 @@ def report(study: Study, out: Path, timing: dict) -> None:
     from mcr_eval.cli import main as eval_main
 
     results = merged_results(study, out)
-    text = preamble(study, timing)
+    text = preamble(study, timing, out)
     shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
     if study.ablation:
         from mcr_eval.reports.ablation import write_ablation_report
@@ -261,8 +308,8 @@ def report(study: Study, out: Path, timing: dict) -> None:
                "--preamble", str(out / "preamble.md"), *(["--figures", *figures] if figures else [])])
 
 
-def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str]) -> None:
-    runs = unique_runs(study)
+def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str], only: Sequence[str] = ()) -> None:
+    runs = longest_first(unique_runs(study, only))
     out.mkdir(parents=True, exist_ok=True)
     start, seconds = time.perf_counter(), {}
     if "pretrain" in steps:
@@ -297,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="single-threaded runs at a time (default 2)")
     parser.add_argument("--steps", nargs="+", default=["pretrain", "evaluate", "report"],
                         choices=["pretrain", "evaluate", "report"])
+    parser.add_argument("--only", nargs="+", default=(), metavar="PATTERN",
+                        help="train and evaluate only the runs matching these glob patterns (a part of a long "
+                             "study); the report covers every run evaluated so far")
     parser.add_argument("--evaluate-one", metavar="RUN", help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -310,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--evaluate-one needs a run of '{study.name}' and --results; runs: {sorted(runs)}")
         evaluate_in_process(study, runs[args.evaluate_one], out, args.results)
         return 0
-    run_study(study, out, args.jobs, args.steps)
+    run_study(study, out, args.jobs, args.steps, args.only)
     return 0
 
 

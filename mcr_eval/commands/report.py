@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from mcr_eval.reports.builder import FORMATS, build_report
-from mcr_eval.reports.tables import to_markdown
+from mcr_eval.reports.tables import compact_markdown
 from mcr_train.errors import ConfigError
 
 
@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"preamble file {args.preamble} does not exist; pass a Markdown file or drop --preamble")
         preamble = args.preamble.read_text()
     report = build_report(args.results, args.out, formats, args.logs, args.figures, preamble)
-    for table in report.headline or report.tables[:1]:
-        print(to_markdown(table) + "\n")
+    for table in report.headline or report.tables[:1]:  # short headers fit a terminal; protocols listed below
+        print(compact_markdown(table) + "\n")
     print(f"report written to {args.out}: " + ", ".join(p.name for p in report.files))
     if (args.out / "index.html").is_file():
         print(f"open {args.out / 'index.html'}")

@@ -5,7 +5,20 @@ import json
 import pytest
 from mmengine.config import Config
 
-from mcr_eval.study import ROOT, STUDIES, is_trained, main, run_dir, scaled_lr, train_command, unique_runs
+from mcr_eval.study import (
+    ROOT,
+    STUDIES,
+    is_trained,
+    longest_first,
+    main,
+    parallel_wall_s,
+    preamble,
+    run_dir,
+    scaled_lr,
+    train_command,
+    unique_runs,
+)
+from mcr_train.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -20,9 +33,42 @@ def test_every_run_has_a_config_and_one_meaning(name):
 
 
 def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds():
-    for name, methods in (("scenes", {"simclr", "byol", "barlowtwins"}), ("fashion-mnist", {"simclr", "byol"})):
+    three = {"simclr", "byol", "barlowtwins"}
+    for name, methods in (("scenes", three), ("scenes-full", three), ("fashion-mnist", {"simclr", "byol"})):
         names = {r.name for r in STUDIES[name].runs}
         assert names == {f"{m}-{reg}-s{s}" for m in methods for reg in ("none", "mcr") for s in (0, 1, 2)}
+
+
+def test_parts_of_the_full_study_cover_every_run_once():
+    study = STUDIES["scenes-full"]
+    covered = [r.name for part in study.parts for r in unique_runs(study, part)]
+    assert sorted(covered) == sorted(r.name for r in unique_runs(study))
+
+
+def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_path):
+    study = STUDIES["scenes-full"]
+    (tmp_path / "results").mkdir()
+    for name in ("simclr-none-s0", "simclr-mcr-s0"):
+        (tmp_path / "results" / f"{name}.jsonl").write_text("")
+    text = preamble(study, {"parts_wall_s": {"simclr-*-s0 simclr-*-s1": 3000}}, tmp_path)
+    assert "`python -m mcr_eval.study scenes-full --out reports/scenes-full --only 'simclr-*-s0' 'simclr-*-s1'`: " \
+           "50 min" in text
+    assert text.count("not run yet") == len(study.parts) - 1
+    assert "methods simclr, seed 0;" in text and "**Not run yet:** barlowtwins-mcr-s0" in text
+
+
+def test_only_selects_runs_by_glob_and_names_the_runs_when_nothing_matches():
+    study = STUDIES["scenes"]
+    assert {r.name for r in unique_runs(study, ("byol-*-s2",))} == {"byol-none-s2", "byol-mcr-s2"}
+    with pytest.raises(ConfigError, match="--only simclr-s9 matches no run of 'scenes'; its runs are simclr-none-s0"):
+        unique_runs(study, ("simclr-s9",))
+
+
+def test_parallel_batches_start_the_mcr_runs_first_and_their_wall_clock_is_the_greedy_makespan():
+    runs = longest_first(unique_runs(STUDIES["scenes"], ("simclr-*",)))
+    assert [r.name.split("-")[1] for r in runs] == ["mcr"] * 3 + ["none"] * 3
+    assert parallel_wall_s([1, 3, 1, 3, 1, 3], 2) == 6  # 3+3 on one worker, 3+1+1+1 on the other
+    assert parallel_wall_s([5], 2) == 5 and parallel_wall_s([2, 2, 2, 2], 2) == 4
 
 
 def test_ablation_tables_each_hold_their_baseline_and_default_rows_and_labels_are_unique():
@@ -50,10 +96,14 @@ def test_learning_rate_scales_linearly_with_the_batch():
     assert run.options[0] in command and "--max-iters" in command
 
 
-def test_smoke_study_runs_every_step_and_resumes(tmp_path, capsys):
+def test_smoke_study_runs_every_step_in_parts_and_resumes(tmp_path, capsys):
     out = tmp_path / "smoke"
-    assert main(["smoke", "--out", str(out), "--jobs", "2"]) == 0
     study = STUDIES["smoke"]
+    assert main(["smoke", "--out", str(out), "--only", "simclr-mcr-*"]) == 0
+    assert not run_dir(out, study, unique_runs(study, ("simclr-none-s0",))[0]).exists()
+    assert "**Not run yet:** simclr-none-s0" in (out / "preamble.md").read_text()
+    assert main(["smoke", "--out", str(out), "--jobs", "2"]) == 0
+    assert "Not run yet" not in (out / "preamble.md").read_text()
     for run in unique_runs(study):
         assert is_trained(run_dir(out, study, run), study, run)
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

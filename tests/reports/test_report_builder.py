@@ -120,7 +120,10 @@ def test_cli_report_and_bad_input(tmp_path, capsys):
     path = write(tmp_path / "r.jsonl", known_records())
     assert eval_main(["report", str(path), "--out", str(tmp_path / "rep"), "--format", "md,html"]) == 0
     assert (tmp_path / "rep" / "index.html").is_file() and not (tmp_path / "rep" / "tables.tex").exists()
-    assert "index.html" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "index.html" in printed
+    header = next(line for line in printed.splitlines() if line.startswith("| |"))
+    assert " · " not in header and "Protocols: " in printed  # short headers in the terminal, protocols below
     (tmp_path / "bad.jsonl").write_text('{"run": 1}\nnot json\n')
     for argv, msg in ((["report", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "x")], "lacks record"),
                       (["report", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x")], "not found"),
