@@ -17,6 +17,8 @@ minus its resident memory before them (what the step needs on top of weights and
 * ``exact``, ``finite_difference``, ``first_order``: the bi-level MCR step with that estimator;
 * ``NAME/k`` (e.g. ``fd/4``, ``exact/4``): that estimator with level 2 every k-th iteration
   (``level2_interval=k``), summarized by the mean over the rounds (use a multiple of k);
+* ``NAME+recompute`` (e.g. ``exact+recompute``): that estimator with the momentum-branch reuse switched
+  off, so the lookahead recomputes BYOL's target (MoCo's keys, MEC's teacher) as it did before the reuse;
 * ``joint``: the single-level ablation;
 * ``naive``: what a straightforward implementation does: level 1 once for the real step, then the
   level-1 forward/backward again with ``create_graph=True`` and a double backward through the
@@ -26,6 +28,7 @@ minus its resident memory before them (what the step needs on top of weights and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -48,6 +51,7 @@ HEADS = dict(simclr=dict(projector=dict(hidden_dim=512, out_dim=128)),
 
 def build(method: str, variant: str, args) -> tuple[torch.nn.Module, OptimWrapper]:
     torch.manual_seed(0)
+    variant, recompute = variant.removesuffix("+recompute"), variant.endswith("+recompute")
     model = build_method(dict(type=method, backbone=dict(arch=args.arch, stem=args.stem, width=args.width),
                               **HEADS[method]))
     if variant != "base":
@@ -56,6 +60,8 @@ def build(method: str, variant: str, args) -> tuple[torch.nn.Module, OptimWrappe
         model = wrap_with_regularizer(model, dict(
             type="MCR", hypergrad=estimator, optimization="joint" if variant == "joint" else "bilevel",
             level2_interval=int(every or 1), compmod=dict(hidden=512)))
+        if recompute:
+            model.method.reusing_momentum_branch = contextlib.nullcontext
     model = model.to(args.device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -1,5 +1,5 @@
-"""The published studies behind ``reports/scenes``, ``reports/scenes-full``, ``reports/fashion-mnist`` and
-``reports/ablations``.
+"""The published studies behind ``reports/scenes``, ``reports/scenes-full``, ``reports/fashion-mnist``,
+``reports/scenes-lr`` and ``reports/ablations``.
 
 ``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
 each encoder, audits them, and writes the report. Every step is resumable: a run whose ``encoder.json``
@@ -46,7 +46,7 @@ def scaled_lr(config: Path, batch: int) -> float:
 
 def train_command(study: Study, run: Run, work: Path) -> list[str]:
     s = study.scale
-    lr = scaled_lr(ROOT / run.config, s.batch)
+    lr = scaled_lr(ROOT / run.config, s.batch) * run.lr_factor
     return [sys.executable, "-m", "mcr_train.cli", str(ROOT / run.config), "--work-dir", str(work),
             "--seed", str(run.seed), "--max-iters", str(s.iters), "--cfg-options",
             f"model.backbone.width={s.width}", f"data.batch_size={s.batch}", f"data.spec={study.train_spec}",
@@ -96,9 +96,11 @@ def evaluation_commands(study: Study, run: Run, out: Path, results: Path) -> lis
     common = ["--data", study.eval_data, "--out", str(results), "--quiet", "--workers", "0",
               "--cache-dir", str(out / "cache")]
     audit_data = study.eval_data if study.audit == "invariance" else "scenes"
-    return [["knn", work, *common], ["linear", work, "--mode", "fast", *common], ["represent", work, *common],
-            ["retain", work, "--data", audit_data, "--n", str(study.audit_n), "--counterfactuals",
-             str(study.counterfactuals), "--out", str(results)]]
+    probes = [["knn", work, *common], ["linear", work, "--mode", "fast", *common], ["represent", work, *common]]
+    if study.audit == "none":
+        return probes
+    return probes + [["retain", work, "--data", audit_data, "--n", str(study.audit_n), "--counterfactuals",
+                      str(study.counterfactuals), "--out", str(results)]]
 
 
 def evaluate_in_process(study: Study, run: Run, out: Path, results: Path) -> None:
@@ -212,8 +214,10 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     if "pretrain_invocation" in step_seconds:
         timing["pretrain_jobs"] = jobs
     if study.parts:
+        # A part's wall-clock is only known once every run of it has trained.
         timing["parts_wall_s"] = {" ".join(part): round(parallel_wall_s(
-            [spans[r.name][1] - spans[r.name][0] for r in unique_runs(study, part) if spans.get(r.name)], 2))
+            [spans[r.name][1] - spans[r.name][0] for r in unique_runs(study, part)], 2))
+            if all(spans.get(r.name) for r in unique_runs(study, part)) else None
             for part in study.parts}
     timing.update({
         "study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
@@ -239,22 +243,37 @@ def _regeneration(study: Study, timing: dict) -> str:
     """The command(s) that regenerate the report and what they took here."""
     command = f"python -m mcr_eval.study {study.name} --out reports/{study.name}"
     evaluation = timing.get("evaluation_sum_s")
-    evaluated = (f"; evaluation and audit {evaluation / 60:.0f} min of single-process time "
+    what = "evaluation" if study.audit == "none" else "evaluation and audit"
+    evaluated = (f"{what} {evaluation / 60:.0f} min of single-process time "
                  f"({evaluation / 120:.0f} min at 2 jobs)") if evaluation else ""
     if study.parts:
         walls = timing.get("parts_wall_s", {})
         lines = [f"**Regenerate** in {len(study.parts)} parts of under 2 h each (resumable; every part rebuilds the "
                  "report from the runs evaluated so far). Pretraining wall-clock at 2 single-threaded jobs, computed "
                  "from the measured per-run times in `timing.json` (longest run first):", ""]
+        trained = {k for k, v in timing.get("pretraining_run_s", {}).items() if v}
         for part in study.parts:
             wall = walls.get(" ".join(part))
-            measured = f"{wall / 60:.0f} min" if wall else "not run yet"
+            runs = [r.name for r in unique_runs(study, part)]
+            done = sum(name in trained for name in runs)
+            measured = (f"{wall / 60:.0f} min" if wall else
+                        f"partly run ({done} of {len(runs)} runs trained)" if done else "not run yet")
             lines.append(f"- `{command} --only {' '.join(repr(p) for p in part)}`: {measured}")
-        return "\n".join(lines) + (f"\n\nEvaluation{evaluated[1:]}." if evaluated else "")
+        return "\n".join(lines) + (f"\n\n{evaluated[0].upper()}{evaluated[1:]}." if evaluated else "")
     span = timing.get("pretraining_span_s")
     minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
                "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
-    return f"**Regenerate.** `{command}` (resumable). Measured here: {minutes}{evaluated}."
+    return f"**Regenerate.** `{command}` (resumable). Measured here: {minutes}{'; ' * bool(evaluated)}{evaluated}."
+
+
+def _same_budget(study: Study) -> str:
+    factors = sorted({r.lr_factor for r in study.runs})
+    if factors != [1.0]:
+        return ("**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch and "
+                f"seed, and each learning rate ({', '.join(f'{f:g}' for f in factors)} times the recipe's, scaled "
+                "linearly to the batch) is tried on both sides.")
+    return ("**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds "
+            "and learning rate (the recipe's, scaled linearly to the batch); nothing was tuned for either side.")
 
 
 def preamble(study: Study, timing: dict, out: Path) -> str:
@@ -262,20 +281,20 @@ def preamble(study: Study, timing: dict, out: Path) -> str:
     s = study.scale
     shown = [r for r in study.runs if r.table or not study.ablation]  # not the runs borrowed for the spread row
     evaluated = [r for r in shown if r.home or (out / "results" / f"{r.name}.jsonl").is_file()]
-    methods = sorted({r.name.split("-")[0] for r in evaluated})
+    methods = ", ".join(sorted({r.name.split("-")[0] for r in evaluated})) or "(none yet)"
     seeds = sorted({r.seed for r in evaluated})
+    seed_list = ", ".join(map(str, seeds)) or "(none yet)"
     missing = sorted({r.name for r in shown} - {r.name for r in evaluated})
     pending = (f" **Not run yet:** {', '.join(missing)}; this report covers the other runs." if missing else "")
     return "\n".join([
         f"## {study.title}", "",
         "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "
-        f"{s.width}, {s.iters} iterations at batch {s.batch} on `{study.train_spec}`, methods {', '.join(methods)}, "
-        f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}; {os.cpu_count()} CPU cores ({_cpu_name()}), "
+        f"{s.width}, {s.iters} iterations at batch {s.batch} on `{study.train_spec}`, methods {methods}, "
+        f"seed{'s' * (len(seeds) > 1)} {seed_list}; {os.cpu_count()} CPU cores ({_cpu_name()}), "
         "no GPU. Evaluation on "
         f"`{study.eval_data}`; audit: {study.audit}. This is a small-compute study: it tests the direction of "
         f"the paper's claims at this scale, not its numbers.{pending}", "",
-        "**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds and "
-        "learning rate (the recipe's, scaled linearly to the batch); nothing was tuned for either side.", "",
+        _same_budget(study), "",
         _regeneration(study, timing), ""])
 
 

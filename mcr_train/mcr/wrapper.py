@@ -204,6 +204,10 @@ class MCRModel(BaseModel):
     def level_two(self, views: list[Tensor], alpha: float, estimator: str | None = None) -> list[Tensor]:
         """The level-2 hypergradient for ``views`` at the current parameters, without any step (for tests
         and benchmarks); ``estimator`` defaults to the configured one."""
+        with self.method.reusing_momentum_branch():
+            return self._level_two(views, alpha, estimator)
+
+    def _level_two(self, views: list[Tensor], alpha: float, estimator: str | None) -> list[Tensor]:
         s = self.settings
         out = self.level_one(views)
         names, w = self.method_parameters()
@@ -214,6 +218,11 @@ class MCRModel(BaseModel):
             return hypergradient(problem, estimator or s.hypergrad, s.fd_epsilon)
 
     def train_step(self, data, optim_wrapper) -> dict[str, Tensor]:
+        # The lookahead's L_ssl needs the momentum branch (BYOL/MoCo/MEC) of the same views again: reuse it.
+        with self.method.reusing_momentum_branch():
+            return self._train_step(data, optim_wrapper)
+
+    def _train_step(self, data, optim_wrapper) -> dict[str, Tensor]:
         model_ow, compmod_ow = split_optim_wrappers(optim_wrapper)
         _check_amp(model_ow)
         s = self.settings

@@ -17,6 +17,11 @@ A method is an ``mmengine`` ``BaseModel`` with an online ``backbone`` and ``proj
     Called before every iteration; methods derive their schedules (EMA momentum, MEC's 1/lambda).
 ``after_train_step()``
     Called after every optimizer step: EMA target updates and queue writes.
+``reusing_momentum_branch()``
+    A context in which a momentum branch (BYOL's target, MoCo's keys, MEC's teacher) computed for a set
+    of views is returned again when the same views come back, e.g. in MCR's lookahead. Inside one step
+    that branch's weights do not change and it runs without gradients, so the reused values are the ones
+    a second pass would compute.
 
 ``forward(inputs, mode='loss')`` runs ``encode -> project -> ssl_loss`` and returns ``dict(loss=...)``
 plus detached scalars to log, so mmengine's single-process and DDP train steps run the same code.
@@ -26,6 +31,8 @@ plus detached scalars to log, so mmengine's single-process and DDP train steps r
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from mmengine.logging import MessageHub
@@ -105,6 +112,27 @@ class SSLMethod(BaseModel):
 
     def after_train_step(self) -> None:
         """EMA updates and queue writes; no-op for methods without targets."""
+
+    @contextmanager
+    def reusing_momentum_branch(self) -> Iterator[None]:
+        """Within the block, :meth:`momentum_branch` computes each set of views once (see the module doc)."""
+        self._momentum_cache = {}
+        try:
+            yield
+        finally:
+            self._momentum_cache = None
+
+    def momentum_branch(self, branch: Callable[[list[Tensor]], list[Tensor]], views: list[Tensor]) -> list[Tensor]:
+        """``branch(views)``, reused inside :meth:`reusing_momentum_branch` for the very same view tensors
+        under the same autocast state (an fp32 lookahead never gets a bf16 level-1 result)."""
+        cache = getattr(self, "_momentum_cache", None)
+        if cache is None:
+            return branch(views)
+        autocast = torch.is_autocast_enabled(views[0].device.type)
+        key = (autocast, *((id(v), v.data_ptr(), v._version, v.dtype, tuple(v.shape)) for v in views))
+        if key not in cache:
+            cache[key] = (branch(views), views)  # keeping the views alive keeps their ids unique
+        return cache[key][0]
 
     # ---- mmengine glue ------------------------------------------------------------------------------
     def forward(self, inputs, data_samples=None, mode: str = "loss"):

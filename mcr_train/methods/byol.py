@@ -51,7 +51,7 @@ class BYOL(SSLMethod):
 
     def ssl_loss(self, hs: list[Tensor], zs: list[Tensor], views: list[Tensor]) -> Tensor:
         p1, p2 = (self.predictor(z) for z in zs)
-        t1, t2 = self.targets(views)
+        t1, t2 = self.momentum_branch(self.targets, views)
         return byol_regression_loss(p1, t2) + byol_regression_loss(p2, t1)
 
     def after_train_step(self) -> None:

@@ -107,7 +107,7 @@ class MEC(SSLMethod):
         from mcr_train.methods.gather import world_size
 
         p1, p2 = (self.predictor(z) for z in zs)
-        t1, t2 = self.teacher(views)
+        t1, t2 = self.momentum_branch(self.teacher, views)
         lamda_inv = self.lamda_inv(p1.shape[0] * world_size())
         self._log["lamda_inv"] = lamda_inv
         return mec_loss(p1, p2, t1, t2, lamda_inv, self.order)

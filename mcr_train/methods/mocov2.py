@@ -55,7 +55,7 @@ class MoCoV2(SSLMethod):
         return [F.normalize(self.target_projector(self.target_backbone(v)), dim=1) for v in views]
 
     def ssl_loss(self, hs: list[Tensor], zs: list[Tensor], views: list[Tensor]) -> Tensor:
-        k1, k2 = self.keys(views)
+        k1, k2 = self.momentum_branch(self.keys, views)
         queue = self.queue.clone().detach()
         if self.symmetric:
             loss = 0.5 * (

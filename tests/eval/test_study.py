@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mcr_eval.study import (
     ROOT,
     STUDIES,
+    evaluation_commands,
     is_trained,
     longest_first,
     main,
@@ -50,10 +51,15 @@ def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_p
     (tmp_path / "results").mkdir()
     for name in ("simclr-none-s0", "simclr-mcr-s0"):
         (tmp_path / "results" / f"{name}.jsonl").write_text("")
-    text = preamble(study, {"parts_wall_s": {"simclr-*-s0 simclr-*-s1": 3000}}, tmp_path)
+    timing = {"parts_wall_s": {"simclr-*-s0 simclr-*-s1": 3000, "simclr-*-s2 byol-*-s0": None},
+              "pretraining_run_s": {"simclr-none-s2": 980, "simclr-mcr-s2": 2950, "byol-none-s0": None},
+              "evaluation_sum_s": 600}
+    text = preamble(study, timing, tmp_path)
     assert "`python -m mcr_eval.study scenes-full --out reports/scenes-full --only 'simclr-*-s0' 'simclr-*-s1'`: " \
            "50 min" in text
-    assert text.count("not run yet") == len(study.parts) - 1
+    assert "--only 'simclr-*-s2' 'byol-*-s0'`: partly run (2 of 4 runs trained)" in text
+    assert text.count("not run yet") == len(study.parts) - 2
+    assert "\n\nEvaluation and audit 10 min of single-process time (5 min at 2 jobs)." in text
     assert "methods simclr, seed 0;" in text and "**Not run yet:** barlowtwins-mcr-s0" in text
 
 
@@ -94,6 +100,20 @@ def test_learning_rate_scales_linearly_with_the_batch():
     run = next(r for r in study.runs if r.options)
     command = train_command(study, run, ROOT / "x")
     assert run.options[0] in command and "--max-iters" in command
+
+
+
+def test_learning_rate_selection_tries_each_rate_on_both_sides_and_evaluates_off_the_test_split():
+    study = STUDIES["scenes-lr"]
+    rates = {}
+    for run in study.runs:
+        lr = float(train_command(study, run, ROOT / "x")[-1].split("=")[1])
+        assert lr == pytest.approx(scaled_lr(ROOT / run.config, 64) * run.lr_factor)
+        rates.setdefault(run.name.split("-")[0], {}).setdefault(run.name.split("-")[1], set()).add(run.lr_factor)
+    assert all(sides["none"] == sides["mcr"] == {0.5, 1.0, 2.0} for sides in rates.values())
+    commands = evaluation_commands(study, study.runs[0], ROOT / "o", ROOT / "r.jsonl")
+    assert [c[0] for c in commands] == ["knn", "linear", "represent"]  # no audit on the selection split
+    assert all("seed=1" in c[c.index("--data") + 1] for c in commands)
 
 
 def test_smoke_study_runs_every_step_in_parts_and_resumes(tmp_path, capsys):
