@@ -9,9 +9,10 @@ Times are medians (means for ``NAME/k``) over ``--rounds`` steps after one warm-
 interleaved round-robin so that machine load hits all of them alike. On a shared CPU the default clock
 is the process CPU time (``--clock cpu``, best with ``--threads 1``: OpenMP threads spin while they
 wait), which other users' load disturbs far less than elapsed time; on a GPU use ``--clock wall``.
-Peak memory is, on CPU, the peak resident memory of a fresh subprocess per variant during 3 steps
-minus its resident memory before them (what the step needs on top of weights and optimizer state), or
-``torch.cuda.max_memory_allocated`` on a GPU. Variants:
+Peak memory is, on CPU, the kernel's high-water mark of resident memory (``VmHWM``, reset before the
+steps) of a fresh subprocess per variant over 4 steps, minus its resident memory after building the
+model and batch: what the steps need on top of weights and data, optimizer state included. On a GPU it
+is ``torch.cuda.max_memory_allocated`` above the allocation before the steps. Variants:
 
 * ``base``: the method's own ``train_step``;
 * ``exact``, ``finite_difference``, ``first_order``: the bi-level MCR step with that estimator;
@@ -34,7 +35,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 import torch
@@ -96,10 +96,10 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def sample_rss(peak: list[float], stop: threading.Event) -> None:
-    while not stop.is_set():
-        peak[0] = max(peak[0], rss_mib())
-        time.sleep(0.002)
+def peak_rss_mib() -> float:
+    """VmHWM: the resident high-water mark since the last reset through ``/proc/self/clear_refs``."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def make_batch(args) -> dict:
@@ -139,15 +139,17 @@ def time_all(method: str, args) -> dict[str, float]:
 
 
 def peak_memory(method: str, variant: str, args) -> float:
-    """MiB: CUDA peak allocation here, or on CPU the peak resident memory of a fresh subprocess during 3
-    steps above its resident memory before them (sampled every 2 ms, after one warm-up step)."""
+    """MiB: CUDA peak allocation here, or on CPU the resident high-water mark of a fresh subprocess over 4
+    steps above its resident memory before them."""
     if args.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
         model, optim = build(method, variant, args)
         data = make_batch(args)
-        for i in range(3):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        for i in range(4):
             one_step(model, optim, data, variant, i)
-        return torch.cuda.max_memory_allocated() / 2**20
+        return (torch.cuda.max_memory_allocated() - before) / 2**20
     cmd = [sys.executable, __file__, "--memory-probe", method, variant, *sys.argv[1:]]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -184,15 +186,14 @@ if __name__ == "__main__":
         torch.set_num_threads(args_global.threads)
         model, optim = build(probe[0], probe[1], args_global)
         data = make_batch(args_global)
-        one_step(model, optim, data, probe[1], 0)  # optimizer state and allocator pools exist from here on
-        before, peak = rss_mib(), [0.0]
-        sampler = threading.Thread(target=sample_rss, args=(peak, stop := threading.Event()), daemon=True)
-        sampler.start()
-        for step in range(1, 4):
+        # A high-water mark cannot miss a short-lived peak, unlike sampling; it is reset here so that the
+        # imports and the model build (and, after fork/exec, the parent) do not count.
+        before = rss_mib()
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        for step in range(4):
             one_step(model, optim, data, probe[1], step)
-        stop.set()
-        sampler.join()
-        print(max(peak[0], rss_mib()) - before)
+        print(peak_rss_mib() - before)
         raise SystemExit(0)
     args_global = parse(argv)
     torch.set_num_threads(args_global.threads)
