@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from mcr_eval.lr_selection import choose, evaluate_chosen, selection_markdown
 from mcr_eval.study_plans import ROOT, STUDIES, Run, Study  # noqa: F401  (re-exported)
 from mcr_train.errors import ConfigError, TrainingError, cli_errors
 
@@ -313,6 +314,8 @@ def report(study: Study, out: Path, timing: dict) -> None:
 
     results = merged_results(study, out)
     text = preamble(study, timing, out)
+    if study.test_data:
+        text += "\n" + selection_markdown(study, out, choose(study, out))
     shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
     if study.ablation:
         from mcr_eval.reports.ablation import write_ablation_report
@@ -348,6 +351,10 @@ def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str], only: Se
         _pool(jobs, tasks, f"{study.name}: evaluation, audit and attribution")
         if todo:
             seconds["evaluate"] = time.perf_counter() - tick
+        if study.test_data:
+            print(f"\n=== {study.name}: the runs chosen on validation, on the test split", flush=True)
+            for message in evaluate_chosen(study, out, choose(study, out)):
+                print(f"    {message}", flush=True)
     timing = update_timing(study, out, jobs, seconds)
     if "report" in steps:
         print(f"\n=== {study.name}: report", flush=True)

@@ -50,6 +50,7 @@ class Study:
     attribution: tuple[str, ...] = ()
     ablation: bool = False
     spread: tuple[str, tuple[str, ...]] | None = None  # ablations: seed-to-seed std row (label, run names)
+    test_data: str | None = None  # eval_data is then a validation split; see mcr_eval/lr_selection.py
     scale: Scale = field(default_factory=Scale)
     parts: tuple[tuple[str, ...], ...] = ()  # ``--only`` patterns of the parts a long study is regenerated in
 
@@ -83,6 +84,11 @@ def _ablation_runs() -> tuple[Run, ...]:
                  Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default")]
         runs += [Run(f"simclr-mcr-{tag}-s0", _config("simclr", "mcr", "scenes", tag), 0, table=table, variant=label)
                  for label, tag in rows]
+    table = "lookahead step (default: plain SGD step at the LARS learning rate)"
+    runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR (no MCR)"),
+             Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default"),
+             Run("simclr-mcr-lookahead-optimizer-s0", _config("simclr", "mcr", "scenes", "lookahead-optimizer"), 0,
+                 table=table, variant="LARS-consistent step (lookahead='optimizer')")]
     table = "augmentation combinations (the paper's Table 4 analog)"
     runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR, all augmentations"),
              Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR, all augmentations")]
@@ -138,7 +144,8 @@ STUDIES = {
     # same distribution, no image shared with the test split of the other studies).
     "scenes-lr": Study(
         "scenes-lr", "Learning-rate selection on a validation split (SimCLR and BYOL, with and without MCR, seed 0)",
-        _lr_selection_runs(), "scenes?n=4000", "scenes?seed=1&n=2000&n_test=1000", "none", ablation=True),
+        _lr_selection_runs(), "scenes?n=4000", "scenes?seed=1&n=2000&n_test=1000", "none", ablation=True,
+        test_data="scenes?n=2000&n_test=1000"),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
         "scenes?n=2000&n_test=1000", "factors", ablation=True,

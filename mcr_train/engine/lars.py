@@ -17,6 +17,17 @@ import torch
 from torch.optim import Optimizer
 
 
+def lars_scale(p: torch.Tensor, grad: torch.Tensor, group: dict) -> torch.Tensor:
+    """The factor LARS applies to ``grad + wd * p`` for one parameter of ``group`` (1 when either norm is 0):
+    ``eta ||p|| / (||grad|| + wd ||p|| + eps)``, clipped at ``1 / lr`` with ``clip_lr``."""
+    wd, lr = group["weight_decay"], group["lr"]
+    p_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
+    trust = group["eta"] * p_norm / (g_norm + wd * p_norm + group["eps"])
+    if group["clip_lr"] and lr > 0:
+        trust = torch.clamp(trust / lr, max=1.0)
+    return torch.where((p_norm > 0) & (g_norm > 0), trust, torch.ones_like(trust))
+
+
 class LARS(Optimizer):
     def __init__(
         self,
@@ -48,13 +59,8 @@ class LARS(Optimizer):
                     continue
                 grad = p.grad
                 if not group["lars_exclude"]:
-                    p_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
-                    grad = grad.add(p, alpha=wd) if wd else grad
-                    trust = group["eta"] * p_norm / (g_norm + wd * p_norm + group["eps"])
-                    if group["clip_lr"] and lr > 0:
-                        trust = torch.clamp(trust / lr, max=1.0)
-                    scale = torch.where((p_norm > 0) & (g_norm > 0), trust, torch.ones_like(trust))
-                    grad = grad * scale
+                    scale = lars_scale(p, grad, group)
+                    grad = (grad.add(p, alpha=wd) if wd else grad) * scale
                 elif wd:
                     grad = grad.add(p, alpha=wd)
                 if momentum:

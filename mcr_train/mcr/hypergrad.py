@@ -1,16 +1,17 @@
 """Level-2 hypergradient of MCR's bi-level step (Guo et al., AAAI 2024), three estimators.
 
 Notation: ``w`` are the method's trainable parameters (encoder theta, projector phi, predictor), ``xi``
-CompMod's, ``g = grad_w(L_ssl + lambda1 L_mcr)(w, xi)`` the level-1 gradient, ``alpha`` the lookahead
-rate. The level-2 objective is
+CompMod's, ``g = grad_w(L_ssl + lambda1 L_mcr)(w, xi)`` the level-1 gradient, ``S`` the lookahead's
+per-parameter step sizes (:mod:`mcr_train.mcr.lookahead`; ``alpha`` for every parameter under plain SGD).
+The level-2 objective is
 
-    F(xi) = L_ssl(w'(xi)) + lambda2 L_comp(xi),      w'(xi) = w - alpha g(xi).
+    F(xi) = L_ssl(w'(xi)) + lambda2 L_comp(xi),      w'(xi) = w - S g(xi).
 
 ``Z_hat`` is computed from detached representations, so ``xi`` enters ``g`` only through ``L_mcr``, and
 ``L_mcr`` depends on ``w`` only through the view embeddings ``z(w)``. With ``v = grad L_ssl(w')`` and
 ``a(xi) = dL_mcr/dz (z, Z_hat(xi))`` the chain rule gives, exactly,
 
-    dF/dxi = lambda2 grad L_comp - alpha lambda1 d/dxi < a(xi), J_z(w) v >.
+    dF/dxi = lambda2 grad L_comp - lambda1 d/dxi < a(xi), J_z(w) S v >.
 
 Estimators of the second (mixed, "Hessian-vector") term:
 
@@ -18,7 +19,7 @@ Estimators of the second (mixed, "Hessian-vector") term:
   through the loss head only. Same value as differentiating through the unrolled lookahead (the naive
   route, :func:`naive_exact_hypergradient`), which back-propagates twice through the whole encoder.
 * ``finite_difference``: DARTS (Liu, Simonyan & Yang, 2019, eq. 8): the mixed term is
-  ``[grad_xi L_mcr(w + eps v) - grad_xi L_mcr(w - eps v)] / (2 eps)`` with ``eps = 0.01 / ||v||``;
+  ``[grad_xi L_mcr(w + eps S v) - grad_xi L_mcr(w - eps S v)] / (2 eps)`` with ``eps = 0.01 / ||S v||``;
   it needs two forward passes without graphs instead of the JVP.
 * ``first_order``: drops the mixed term (as first-order MAML, Finn et al., 2017, drops second
   derivatives). Because ``xi``'s only path into ``L_ssl(w')`` is this term, ``xi`` is then trained by
@@ -54,7 +55,7 @@ class Level2Problem:
     Attributes:
         params: ``w`` (detached), by wrapper parameter name.
         grads: ``g``, the level-1 gradient averaged over ranks (zeros for unused parameters).
-        alpha: lookahead rate.
+        steps: the lookahead's step size per parameter (scalar tensors), by name.
         lambda1, lambda2: loss weights.
         xi: CompMod parameters.
         comp: ``L_comp`` from the level-1 forward (graph to ``xi``).
@@ -68,7 +69,7 @@ class Level2Problem:
 
     params: Params
     grads: Params
-    alpha: float
+    steps: Params
     lambda1: float
     lambda2: float
     xi: list[Tensor]
@@ -92,9 +93,9 @@ def _grads_or_zeros(output: Tensor, inputs: list[Tensor], **kwargs) -> list[Tens
 
 
 def lookahead_gradient(p: Level2Problem) -> Params:
-    """``v = grad L_ssl(w')`` at the one-step lookahead ``w' = w - alpha g`` (averaged over ranks)."""
+    """``v = grad L_ssl(w')`` at the one-step lookahead ``w' = w - S g`` (averaged over ranks)."""
     names = list(p.params)
-    w_prime = {n: (p.params[n] - p.alpha * p.grads[n]).detach().requires_grad_() for n in names}
+    w_prime = {n: (p.params[n] - p.steps[n] * p.grads[n]).detach().requires_grad_() for n in names}
     loss = p.ssl_loss_at(w_prime)
     grads = p.average(_grads_or_zeros(loss, [w_prime[n] for n in names]))
     return dict(zip(names, grads, strict=True))
@@ -143,8 +144,9 @@ def hypergradient(p: Level2Problem, estimator: str, fd_epsilon: float = 0.01) ->
     """``dF/dxi`` for ``xi`` by the named estimator, averaged over ranks."""
     comp_grad = _grads_or_zeros(p.comp, p.xi, retain_graph=True)
     total = [p.lambda2 * c for c in comp_grad]
-    if estimator != "first_order" and p.lambda1 > 0 and p.alpha > 0:
+    if estimator != "first_order" and p.lambda1 > 0 and any(float(s) > 0 for s in p.steps.values()):
         v = lookahead_gradient(p)
+        v = {n: p.steps[n] * t for n, t in v.items()}  # the tangent is S v
         z_hat_all = _global_z_hat(p)
         if estimator == "exact":
             mixed = exact_mixed_term(p, v, z_hat_all)
@@ -152,5 +154,5 @@ def hypergradient(p: Level2Problem, estimator: str, fd_epsilon: float = 0.01) ->
             mixed = finite_difference_mixed_term(p, v, z_hat_all, fd_epsilon)
         else:
             raise ValueError(f"unknown hypergradient estimator '{estimator}'")
-        total = [t - p.alpha * p.lambda1 * m for t, m in zip(total, mixed, strict=True)]
+        total = [t - p.lambda1 * m for t, m in zip(total, mixed, strict=True)]
     return p.average(total)

@@ -17,8 +17,9 @@ from mcr_train.mcr.compmod import fusion_input
 from mcr_train.mcr.losses import comp_loss
 
 
-def naive_exact_hypergradient(model, views: list[Tensor], alpha: float) -> list[Tensor]:
-    """``dF/dxi`` of an :class:`~mcr_train.mcr.wrapper.MCRModel` through the unrolled lookahead."""
+def naive_exact_hypergradient(model, views: list[Tensor], alpha: float | dict[str, Tensor]) -> list[Tensor]:
+    """``dF/dxi`` of an :class:`~mcr_train.mcr.wrapper.MCRModel` through the unrolled lookahead; ``alpha``
+    is one step size for all parameters or one per parameter name (held constant)."""
     s = model.settings
     names, w = model.method_parameters()
     params = {n: p.detach().requires_grad_() for n, p in zip(names, w, strict=True)}
@@ -31,7 +32,8 @@ def naive_exact_hypergradient(model, views: list[Tensor], alpha: float) -> list[
     lamda_inv = model.lamda_inv(z_hat.shape[0])
     level1 = ssl + s.lambda1 * model.mcr_head(lamda_inv)(zs, z_hat)
     grads = torch.autograd.grad(level1, list(params.values()), create_graph=True, allow_unused=True)
-    w_prime = {n: p - alpha * g if g is not None else p for (n, p), g in zip(params.items(), grads, strict=True)}
+    step = alpha if isinstance(alpha, dict) else dict.fromkeys(params, alpha)
+    w_prime = {n: p - step[n] * g if g is not None else p for (n, p), g in zip(params.items(), grads, strict=True)}
     objective = model.call_with(w_prime, "ssl_loss", views) + s.lambda2 * comp_loss(z_hat, lamda_inv, s.order)
     xi = list(model.compmod.parameters())
     out = torch.autograd.grad(objective, xi, allow_unused=True)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from mcr_train.errors import ConfigError
 from mcr_train.mcr.compmod import FUSIONS
+from mcr_train.mcr.lookahead import LOOKAHEADS
 from mcr_train.mcr.losses import MCR_LOSSES
 
 ESTIMATORS = ("exact", "finite_difference", "first_order")
@@ -32,7 +33,10 @@ class MCRSettings:
         compmod: ``hidden`` (512), ``depth`` (2), ``norm`` ('bn'), optional ``in_dim``/``out_dim`` checks.
         eps_sq, order, lamda_warmup_epochs: MEC's ``eps^2`` (64), Taylor order (4), ``1/lambda`` warm-up.
         fd_epsilon: DARTS step ``eps = fd_epsilon / ||v||``.
-        lookahead_lr: ``alpha`` of the lookahead; ``None`` uses the optimizer's current learning rate.
+        lookahead: the lookahead's step rule, ``'sgd'`` (DESIGN's plain step with the first group's rate for
+            all) or ``'optimizer'`` (each group's rate, times the LARS factor under LARS); see
+            :mod:`mcr_train.mcr.lookahead`.
+        lookahead_lr: replaces the optimizer's current learning rate in the lookahead; ``None`` keeps it.
         level2_interval: run level 2 every this many iterations (1 = every step, as in the paper).
     """
 
@@ -47,6 +51,7 @@ class MCRSettings:
     order: int = 4
     lamda_warmup_epochs: float = 10.0
     fd_epsilon: float = 0.01
+    lookahead: str = "sgd"
     lookahead_lr: float | None = None
     level2_interval: int = 1
 
@@ -75,7 +80,8 @@ class MCRSettings:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"regularizer.{name} must be a finite number >= 0, got {value!r}")
-        choices = dict(fusion=FUSIONS, mcr_loss=MCR_LOSSES, hypergrad=ESTIMATORS, optimization=OPTIMIZATIONS)
+        choices = dict(fusion=FUSIONS, mcr_loss=MCR_LOSSES, hypergrad=ESTIMATORS, optimization=OPTIMIZATIONS,
+                       lookahead=LOOKAHEADS)
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown regularizer.{name} '{getattr(self, name)}'; use one of {list(allowed)}")

@@ -6,9 +6,10 @@ One :meth:`MCRModel.train_step` per iteration:
 1. **Forward once** (the level-1 forward): ``h = encode(views)``, ``z = project(h)``, ``L_ssl``,
    ``Z_hat = CompMod(concat(sg(h1), sg(h2)))``, ``L_mcr(z, sg(Z_hat))`` and ``L_comp(Z_hat)``.
 2. **Level 1** (xi fixed): ``g = grad_w(L_ssl + lambda1 L_mcr)``; the method's optimizer steps on ``g``.
-3. **Level 2** (w fixed): the hypergradient of ``L_ssl(w - alpha g(xi)) + lambda2 L_comp(xi)``
-   (:mod:`mcr_train.mcr.hypergrad`), computed from the pre-step ``w`` and the same ``g``; CompMod's
-   optimizer steps on it.
+3. **Level 2** (w fixed): the hypergradient of ``L_ssl(w - S g(xi)) + lambda2 L_comp(xi)``
+   (:mod:`mcr_train.mcr.hypergrad`), computed from the pre-step ``w`` and the same ``g``, with the
+   lookahead's per-parameter steps ``S`` from :mod:`mcr_train.mcr.lookahead`; CompMod's optimizer steps
+   on it.
 
 The ``joint`` ablation replaces 2-3 by one step of all parameters on
 ``L_ssl + lambda1 L_mcr + lambda2 L_comp`` with ``Z_hat`` not detached in ``L_mcr``.
@@ -33,6 +34,7 @@ from mcr_train.errors import ConfigError, TrainingError
 from mcr_train.mcr.compmod import CompMod, fusion_in_dim, fusion_input
 from mcr_train.mcr.distributed import average_across_ranks
 from mcr_train.mcr.hypergrad import Level2Problem, at_least_fp32, hypergradient
+from mcr_train.mcr.lookahead import lookahead_step_sizes
 from mcr_train.mcr.losses import comp_loss, mcr_loss
 from mcr_train.mcr.settings import MCRSettings
 from mcr_train.methods.base import split_decay
@@ -189,31 +191,39 @@ class MCRModel(BaseModel):
         raise ValueError(f"unsupported mode '{mode}'; use 'loss', 'tensor', 'embeddings' or 'ssl_loss'")
 
     def level_two_problem(self, views: list[Tensor], out: dict, names: list[str], w: list[Tensor],
-                          grads: list[Tensor], alpha: float) -> Level2Problem:
+                          grads: list[Tensor], steps: dict[str, Tensor]) -> Level2Problem:
         s = self.settings
         dtype = next(self.method.parameters()).dtype
         fp32 = [v.to(dtype) for v in views]
         return Level2Problem(
             params={n: p.detach() for n, p in zip(names, w, strict=True)},
-            grads=dict(zip(names, grads, strict=True)), alpha=alpha, lambda1=s.lambda1, lambda2=s.lambda2,
+            grads=dict(zip(names, grads, strict=True)), steps=steps, lambda1=s.lambda1, lambda2=s.lambda2,
             xi=list(self.compmod.parameters()), comp=out["comp"], zs=[z.detach() for z in out["zs"]],
             z_hat=out["z_hat"], ssl_loss_at=lambda p: self.call_with(p, "ssl_loss", fp32),
             embeddings_at=lambda p: self.call_with(p, "embeddings", fp32),
             mcr_head=self.mcr_head(out["lamda_inv"]), average=average_across_ranks)
 
-    def level_two(self, views: list[Tensor], alpha: float, estimator: str | None = None) -> list[Tensor]:
+    def level_two(self, views: list[Tensor], alpha: float, estimator: str | None = None,
+                  optimizer: torch.optim.Optimizer | None = None) -> list[Tensor]:
         """The level-2 hypergradient for ``views`` at the current parameters, without any step (for tests
-        and benchmarks); ``estimator`` defaults to the configured one."""
+        and benchmarks); ``estimator`` defaults to the configured one. The lookahead steps by ``alpha``
+        for every parameter, or, given ``optimizer``, by the configured rule with its groups."""
         with self.method.reusing_momentum_branch():
-            return self._level_two(views, alpha, estimator)
+            return self._level_two(views, alpha, estimator, optimizer)
 
-    def _level_two(self, views: list[Tensor], alpha: float, estimator: str | None) -> list[Tensor]:
+    def _level_two(self, views: list[Tensor], alpha: float, estimator: str | None,
+                   optimizer: torch.optim.Optimizer | None) -> list[Tensor]:
         s = self.settings
         out = self.level_one(views)
         names, w = self.method_parameters()
         raw = torch.autograd.grad(out["ssl"] + s.lambda1 * out["mcr"], w, allow_unused=True)
         grads = [torch.zeros_like(p) if g is None else g for g, p in zip(raw, w, strict=True)]
-        problem = self.level_two_problem(views, out, names, w, average_across_ranks(grads), float(alpha))
+        grads = average_across_ranks(grads)
+        if optimizer is None:
+            steps = {n: torch.as_tensor(float(alpha), dtype=g.dtype, device=g.device) for n, g in zip(names, grads)}
+        else:
+            steps = lookahead_step_sizes(optimizer, names, w, grads, s.lookahead, s.lookahead_lr)
+        problem = self.level_two_problem(views, out, names, w, grads, steps)
         with torch.autocast(device_type=views[0].device.type, enabled=False):
             return hypergradient(problem, estimator or s.hypergrad, s.fd_epsilon)
 
@@ -250,8 +260,8 @@ class MCRModel(BaseModel):
             grads = self._assign(w, raw)
             hyper = None
             if self.iteration % s.level2_interval == 0:
-                alpha = s.lookahead_lr if s.lookahead_lr is not None else model_ow.optimizer.param_groups[0]["lr"]
-                problem = self.level_two_problem(views, out, names, w, grads, float(alpha))
+                steps = lookahead_step_sizes(model_ow.optimizer, names, w, grads, s.lookahead, s.lookahead_lr)
+                problem = self.level_two_problem(views, out, names, w, grads, steps)
                 with torch.autocast(device_type=views[0].device.type, enabled=False):
                     hyper = hypergradient(problem, s.hypergrad, s.fd_epsilon)
                 log_vars["hypergrad_norm"] = torch.sqrt(sum((h ** 2).sum() for h in hyper)).detach()

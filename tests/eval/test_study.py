@@ -83,7 +83,7 @@ def test_ablation_tables_each_hold_their_baseline_and_default_rows_and_labels_ar
     for run in study.runs:
         if run.table:
             tables.setdefault(run.table, []).append(run)
-    assert len(tables) == 5
+    assert len(tables) == 6
     for title, runs in tables.items():
         names = {r.name for r in runs}
         assert {"simclr-none-s0", "simclr-mcr-s0"} <= names, title
