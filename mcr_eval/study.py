@@ -20,6 +20,7 @@ import fcntl
 import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -192,14 +193,30 @@ def parallel_wall_s(seconds: Sequence[float], jobs: int) -> float:
     return max(workers)
 
 
+_LOG_STAMP = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) ")
+
+
+def _last_log_time(folder: Path) -> float | None:
+    """Time of the last stamped line of mmengine's log in one run folder (what a fresh checkout keeps)."""
+    last = None
+    for log in folder.glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if m := _LOG_STAMP.match(line):
+                last = m.group(1)
+    if last is None:
+        return None
+    return dt.datetime.strptime(last, "%Y/%m/%d %H:%M:%S").replace(tzinfo=dt.timezone.utc).timestamp()
+
+
 def run_span(work: Path) -> tuple[float, float] | None:
-    """(start, end) of a finished run: its log folder's start stamp and its exported encoder's mtime."""
+    """(start, end) of a finished run: its first log folder's start stamp and the last stamped log line of
+    its last one. File times are not used: a clone or checkout resets them."""
     stamps = sorted(p.name for p in work.glob("2*_*") if p.is_dir())
-    meta = work / "encoder.json"
-    if not stamps or not meta.is_file():
+    if not stamps or not (work / "encoder.json").is_file():
         return None
     start = dt.datetime.strptime(stamps[0], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).timestamp()
-    return start, meta.stat().st_mtime
+    end = _last_log_time(work / stamps[-1])
+    return None if end is None else (start, end)
 
 
 def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, float]) -> dict:

@@ -77,15 +77,35 @@ def _bold(text: str) -> str:
 
 
 def _inline(text: str) -> str:
-    """The little Markdown a preamble uses: bold, inline code and links."""
+    """The little inline Markdown a preamble uses: bold, inline code and links."""
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", _bold(html.escape(text)))
     return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r'<a href="\2">\1</a>', text)
+
+
+def _table_cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _preamble_table(block: str) -> str:
+    """A pipe table (header, ``|---|`` rule, rows) as an HTML table."""
+    header, _rule, *rows = block.splitlines()
+    head = "".join(f"<th>{_inline(c)}</th>" for c in _table_cells(header))
+    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in _table_cells(r)) + "</tr>" for r in rows)
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _is_pipe_table(block: str) -> bool:
+    lines = block.splitlines()
+    return (len(lines) >= 2 and all(line.lstrip().startswith("|") for line in lines)
+            and set(lines[1].replace("|", "").strip()) <= set("-: "))
 
 
 def preamble_html(text: str) -> list[str]:
     out = []
     for block in (b.strip() for b in text.strip().split("\n\n") if b.strip()):
-        if block.startswith("#"):
+        if _is_pipe_table(block):
+            out.append(_preamble_table(block))
+        elif block.startswith("#"):
             level = min(len(block) - len(block.lstrip("#")) + 1, 4)
             out.append(f"<h{level}>{_inline(block.lstrip('#').strip())}</h{level}>")
         elif block.startswith("```"):

@@ -15,6 +15,7 @@ from mcr_eval.study import (
     parallel_wall_s,
     preamble,
     run_dir,
+    run_span,
     scaled_lr,
     train_command,
     unique_runs,
@@ -136,6 +137,23 @@ def test_smoke_study_runs_every_step_in_parts_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["smoke", "--out", str(out), "--steps", "pretrain", "evaluate"]) == 0
     assert capsys.readouterr().out.count("already") == 4  # 2 trained + 2 evaluated, nothing redone
+
+
+def test_run_span_comes_from_the_log_not_from_file_times(tmp_path):
+    """A fresh clone gives every file the checkout's time; the span must survive that."""
+    work = tmp_path / "run"
+    (work / "20261128_174503").mkdir(parents=True)
+    (work / "20261128_174503" / "20261128_174503.log").write_text(
+        "2026/11/28 17:45:04 - mmengine - INFO - Config:\n  continued line without a stamp\n"
+        "2026/11/28 17:47:50 - mmengine - INFO - Saving checkpoint at 300 iterations\n")
+    assert run_span(work) is None  # not exported yet
+    (work / "encoder.json").write_text("{}")
+    start, end = run_span(work)
+    assert end - start == 2 * 60 + 47
+    (work / "20261128_180000").mkdir()  # a resumed run: start from the first folder, end in the last
+    (work / "20261128_180000" / "20261128_180000.log").write_text(
+        "2026/11/28 18:00:01 - mmengine - INFO - resumed\n2026/11/28 18:10:00 - mmengine - INFO - done\n")
+    assert run_span(work)[1] - start == 24 * 60 + 57
 
 
 def test_evaluate_one_needs_a_known_run(tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcr_eval.cli import main as eval_main
-from mcr_eval.reports.builder import build_report
+from mcr_eval.reports.builder import build_report, preamble_html
 from mcr_eval.reports.records_table import read_records, records_frame
 from mcr_eval.reports.statistics import cell_summaries, paired_effects
 from mcr_train.errors import DataError
@@ -152,6 +152,16 @@ def test_headline_keeps_the_k200_knn_and_linear_columns_with_the_paired_effect(t
     assert "*kNN top1*: scenes/test · T=0.1 k=200" in compact
     html = (tmp_path / "report" / "index.html").read_text()
     assert "<code>32 px</code>" in html and "<strong>2 CPU cores</strong>" in html
+
+
+def test_preamble_pipe_tables_become_html_tables():
+    text = "**Chosen.** Text.\n\n| Side | lr |\n|---|:-:|\n| SimCLR | x0.5 |\n| `BYOL` | x1 |\n\nAfter."
+    blocks = preamble_html(text)
+    assert blocks[0] == "<p><strong>Chosen.</strong> Text.</p>" and blocks[2] == "<p>After.</p>"
+    assert blocks[1] == ("<div class='scroll'><table><thead><tr><th>Side</th><th>lr</th></tr></thead><tbody>"
+                         "<tr><td>SimCLR</td><td>x0.5</td></tr><tr><td><code>BYOL</code></td><td>x1</td></tr>"
+                         "</tbody></table></div>")
+    assert preamble_html("| not | a table |")[0].startswith("<p>")  # no rule line: a paragraph
 
 
 def test_per_factor_metrics_get_one_table_per_family(tmp_path):
