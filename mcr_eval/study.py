@@ -279,8 +279,17 @@ def _regeneration(study: Study, timing: dict) -> str:
             lines.append(f"- `{command} --only {' '.join(repr(p) for p in part)}`: {measured}")
         return "\n".join(lines) + (f"\n\n{evaluated[0].upper()}{evaluated[1:]}." if evaluated else "")
     span = timing.get("pretraining_span_s")
-    minutes = (f"pretraining {span / 60:.0f} min wall-clock with {timing.get('pretrain_jobs', 2)} single-threaded "
-               "runs at a time (per-run times in `timing.json`)" if span else "pretraining time not recorded")
+    runs = [v for v in timing.get("pretraining_run_s", {}).values() if v]
+    jobs = timing.get("pretrain_jobs", 2)
+    if not span or not runs:
+        minutes = "pretraining time not recorded"
+    elif span <= 1.5 * parallel_wall_s(runs, jobs):
+        minutes = (f"pretraining {span / 60:.0f} min wall-clock with {jobs} single-threaded run{'s' * (jobs > 1)} "
+                   "at a time (per-run times in `timing.json`)")
+    else:  # trained in more than one sitting: the first-start-to-last-end span is not a regeneration time
+        minutes = (f"pretraining about {parallel_wall_s(runs, 2) / 60:.0f} min at 2 single-threaded jobs, computed "
+                   "from the measured per-run times in `timing.json` (the runs were trained in more than one "
+                   "sitting)")
     return f"**Regenerate.** `{command}` (resumable). Measured here: {minutes}{'; ' * bool(evaluated)}{evaluated}."
 
 

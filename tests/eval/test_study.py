@@ -64,6 +64,17 @@ def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_p
     assert "methods simclr, seed 0;" in text and "**Not run yet:** barlowtwins-mcr-s0" in text
 
 
+def test_preamble_quotes_the_span_only_when_the_runs_were_trained_in_one_sitting(tmp_path):
+    study = STUDIES["ablations"]
+    runs = {"simclr-mcr-fd-s0": 600, "simclr-mcr-joint-s0": 200, "simclr-mcr-lambda1-0p1-s0": 500}
+    one_sitting = preamble(study, {"pretraining_run_s": runs, "pretraining_span_s": 840, "pretrain_jobs": 2}, tmp_path)
+    assert "pretraining 14 min wall-clock with 2 single-threaded runs at a time" in one_sitting
+    later = preamble(study, {"pretraining_run_s": runs, "pretraining_span_s": 45000, "pretrain_jobs": 1}, tmp_path)
+    # Greedy makespan at 2 jobs: 600 | 500 + 200 = 700 s.
+    assert "pretraining about 12 min at 2 single-threaded jobs, computed from the measured per-run times" in later
+    assert "750 min" not in later
+
+
 def test_only_selects_runs_by_glob_and_names_the_runs_when_nothing_matches():
     study = STUDIES["scenes"]
     assert {r.name for r in unique_runs(study, ("byol-*-s2",))} == {"byol-none-s2", "byol-mcr-s2"}
