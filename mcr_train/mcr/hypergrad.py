@@ -144,7 +144,8 @@ def hypergradient(p: Level2Problem, estimator: str, fd_epsilon: float = 0.01) ->
     """``dF/dxi`` for ``xi`` by the named estimator, averaged over ranks."""
     comp_grad = _grads_or_zeros(p.comp, p.xi, retain_graph=True)
     total = [p.lambda2 * c for c in comp_grad]
-    if estimator != "first_order" and p.lambda1 > 0 and any(float(s) > 0 for s in p.steps.values()):
+    moves = bool(p.steps) and bool(torch.stack([s.reshape(()).float() for s in p.steps.values()]).gt(0).any())
+    if estimator != "first_order" and p.lambda1 > 0 and moves:
         v = lookahead_gradient(p)
         v = {n: p.steps[n] * t for n, t in v.items()}  # the tangent is S v
         z_hat_all = _global_z_hat(p)
