@@ -55,12 +55,16 @@ def train_command(study: Study, run: Run, work: Path) -> list[str]:
             "data.num_workers=0", "log_interval=10", f"optimizer.lr={lr!r}", *run.options]
 
 
-def is_trained(work: Path, study: Study, run: Run) -> bool:
+def _exported_at_scale(work: Path, study: Study, run: Run) -> bool:
     meta_path = work / "encoder.json"
-    if not meta_path.is_file() or not (work / "encoder.safetensors").is_file():
+    if not meta_path.is_file():
         return False
     meta = json.loads(meta_path.read_text())
     return meta.get("iters") == study.scale.iters and meta.get("seed") == run.seed
+
+
+def is_trained(work: Path, study: Study, run: Run) -> bool:
+    return _exported_at_scale(work, study, run) and (work / "encoder.safetensors").is_file()
 
 
 def _single_thread_env() -> dict[str, str]:
@@ -81,6 +85,9 @@ def pretrain(study: Study, run: Run, out: Path) -> str:
     work = run_dir(out, study, run)
     if is_trained(work, study, run):
         return f"{run.name}: already trained"
+    if _exported_at_scale(work, study, run) and (out / "results" / f"{run.name}.jsonl").is_file():
+        # A clone of the published reports: weights are not committed, but the run's logs and results are.
+        return f"{run.name}: already trained and evaluated (weights not kept; logs and results are)"
     if work.exists():
         shutil.rmtree(work)
     work.parent.mkdir(parents=True, exist_ok=True)

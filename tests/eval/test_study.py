@@ -14,6 +14,7 @@ from mcr_eval.study import (
     main,
     parallel_wall_s,
     preamble,
+    pretrain,
     run_dir,
     run_span,
     scaled_lr,
@@ -165,6 +166,20 @@ def test_run_span_comes_from_the_log_not_from_file_times(tmp_path):
     (work / "20261128_180000" / "20261128_180000.log").write_text(
         "2026/11/28 18:00:01 - mmengine - INFO - resumed\n2026/11/28 18:10:00 - mmengine - INFO - done\n")
     assert run_span(work)[1] - start == 24 * 60 + 57
+
+
+def test_a_cloned_run_with_results_but_no_weights_is_not_retrained(tmp_path):
+    """Weights are not committed; retraining would delete the committed logs to reproduce known results."""
+    study = STUDIES["scenes-full"]
+    run = unique_runs(study, ("byol-none-s1",))[0]
+    work = run_dir(tmp_path, study, run)
+    (work / "20261128_183214").mkdir(parents=True)
+    (work / "encoder.json").write_text(json.dumps({"iters": study.scale.iters, "seed": run.seed}))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / f"{run.name}.jsonl").write_text("{}\n")
+    assert pretrain(study, run, tmp_path) == ("byol-none-s1: already trained and evaluated (weights not kept; "
+                                              "logs and results are)")
+    assert (work / "20261128_183214").is_dir()
 
 
 def test_evaluate_one_needs_a_known_run(tmp_path, capsys):
