@@ -1,13 +1,16 @@
 """The plans of the published studies: which runs each one trains, at what scale, and how it is evaluated.
 
-``mcr_eval.study`` runs them; this module only says what they are.
+``mcr_eval.study`` runs them; this module only says what they are and where their runs live.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mcr_train.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = "configs/train"
@@ -152,3 +155,22 @@ STUDIES = {
         spread=("seed-to-seed std of SimCLR+MCR default", ("simclr-mcr-s0", "simclr-mcr-s1", "simclr-mcr-s2"))),
 }
 
+
+def run_dir(out: Path, study: Study, run: Run) -> Path:
+    """The run's folder: under the study's own report folder, or under the one of the study it borrows it from."""
+    return (out.parent / run.home if run.home else out) / "runs" / run.name
+
+
+def unique_runs(study: Study, only: Sequence[str] = ()) -> list[Run]:
+    """The study's distinct runs, or those whose names match one of the ``only`` glob patterns."""
+    seen: dict[str, Run] = {}
+    for run in study.runs:
+        seen.setdefault(run.name, run)
+    runs = list(seen.values())
+    if not only:
+        return runs
+    chosen = [r for r in runs if any(fnmatch.fnmatchcase(r.name, pattern) for pattern in only)]
+    if not chosen:
+        raise ConfigError(f"--only {' '.join(only)} matches no run of '{study.name}'; its runs are "
+                          f"{', '.join(r.name for r in runs)}")
+    return chosen

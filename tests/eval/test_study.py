@@ -12,15 +12,13 @@ from mcr_eval.study import (
     is_trained,
     longest_first,
     main,
-    parallel_wall_s,
-    preamble,
     pretrain,
     run_dir,
-    run_span,
     scaled_lr,
     train_command,
     unique_runs,
 )
+from mcr_eval.study_preamble import parallel_wall_s, preamble, run_span
 from mcr_train.errors import ConfigError
 
 
