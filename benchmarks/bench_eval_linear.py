@@ -65,10 +65,10 @@ def main() -> None:
         L2_GRID,
         accuracy_topk,
         fast_linear_probe,
-        fit_logistic,
         standardize,
         stratified_split,
     )
+    from mcr_eval.probes.logistic import LogisticFit, fast_bf16_matmul, fit_multinomial
 
     gen = torch.Generator().manual_seed(0)
     means = 0.12 * torch.randn(args.classes, args.dim, generator=gen)
@@ -79,24 +79,24 @@ def main() -> None:
     x_np, y_np = train_z.numpy(), train_y.numpy()
     C = 1.0 / (args.l2 * args.n_train)
 
-    def ours() -> tuple[torch.Tensor, torch.Tensor]:
-        out = fit_logistic(train_z.to(device), train_y.to(device), args.classes, args.l2)
+    def ours() -> LogisticFit:
+        out = fit_multinomial(train_z.to(device), train_y.to(device), args.classes, args.l2)
         if device == "cuda":
             torch.cuda.synchronize()
         return out
 
-    fit_logistic(train_z[:1000], train_y[:1000], args.classes, args.l2)  # warm-ups
+    fit_multinomial(train_z[:1000], train_y[:1000], args.classes, args.l2)  # warm-ups
     LogisticRegression(C=C, solver="lbfgs", max_iter=1000).fit(x_np[:1000], y_np[:1000])
     ours_times, sk_times = [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
-        weight, bias = ours()
+        fit = ours()
         ours_times.append(time.perf_counter() - start)
         clf = LogisticRegression(C=C, solver="lbfgs", max_iter=1000)
         start = time.perf_counter()
         clf.fit(x_np, y_np)
         sk_times.append(time.perf_counter() - start)
-    ours_acc = accuracy_topk(F.linear(test_z.to(device), weight, bias).cpu(), test_y, 1)
+    ours_acc = accuracy_topk(F.linear(test_z.to(device), fit.weight, fit.bias).cpu(), test_y, 1)
     sk_acc = float(clf.score(test_z.numpy(), test_y.numpy()))
     ours_s, sk_s = statistics.median(ours_times), statistics.median(sk_times)
 
@@ -116,6 +116,9 @@ def main() -> None:
         "sklearn_top1": round(sk_acc, 4),
         "accuracy_gap_points": round(100 * abs(ours_acc - sk_acc), 3),
         "sklearn_iterations": int(clf.n_iter_[0]),
+        "ours_iterations": fit.iterations,
+        "ours_feature_passes": fit.feature_passes,
+        "ours_bf16_passes": fast_bf16_matmul(torch.device(device)),
     }
     if not args.skip_grid:
         start = time.perf_counter()

@@ -2,10 +2,11 @@
 
 ``fast`` (cached center-crop features): features are standardized with the training mean/std, then a
 multinomial logistic regression minimizes ``mean cross-entropy + (l2 / 2) * ||W||^2`` (bias not
-penalized) by full-batch L-BFGS (strong Wolfe line search, stop when the largest gradient entry is
-below 1e-4, as scikit-learn's default ``tol``). This is scikit-learn's ``LogisticRegression(C=1 / (l2 * n))``
-objective. ``l2`` is chosen on a stratified held-out 20% of the training split (grid from strong to weak,
-each fit warm-started from the previous), then the model is refit on the full training split.
+penalized) by full-batch L-BFGS (strong Wolfe line search in logit space, stop when the largest gradient
+entry is below 1e-4, as scikit-learn's default ``tol``; see :mod:`.logistic`). This is scikit-learn's
+``LogisticRegression(C=1 / (l2 * n))`` objective. ``l2`` is chosen on a stratified held-out 20% of the
+training split (grid from strong to weak, each fit warm-started from the previous), then the model is refit
+on the full training split.
 
 ``standard``: SGD (momentum 0.9, no weight decay, lr 0.1 x batch/256, cosine schedule per step) on a
 linear layer over the frozen encoder (BN in eval mode) with RandomResizedCrop + horizontal flip,
@@ -26,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from mcr_eval.probes.frozen_check import frozen_encoder
+from mcr_eval.probes.logistic import fit_multinomial
 
 L2_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-1, -7, 7))
 
@@ -59,33 +61,9 @@ def fit_logistic(
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
     tol: float = 1e-4,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Multinomial logistic regression by L-BFGS; returns (weight (C, D), bias (C,))."""
-    weight = torch.zeros(num_classes, x.shape[1], dtype=x.dtype, device=x.device)
-    bias = torch.zeros(num_classes, dtype=x.dtype, device=x.device)
-    if init is not None:
-        weight.copy_(init[0])
-        bias.copy_(init[1])
-    weight.requires_grad_(True)
-    bias.requires_grad_(True)
-    optimizer = torch.optim.LBFGS(
-        [weight, bias],
-        lr=1.0,
-        max_iter=max_iter,
-        history_size=20,
-        tolerance_grad=tol,
-        tolerance_change=1e-12,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(F.linear(x, weight, bias), y) + 0.5 * l2 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        optimizer.step(closure)
-    return weight.detach(), bias.detach()
+    """Multinomial logistic regression by L-BFGS (:mod:`.logistic`); returns (weight (C, D), bias (C,))."""
+    fit = fit_multinomial(x, y, num_classes, l2, max_iter=max_iter, init=init, tol=tol)
+    return fit.weight, fit.bias
 
 
 def accuracy_topk(logits: torch.Tensor, labels: torch.Tensor, top: int) -> float:
@@ -115,13 +93,14 @@ def fast_linear_probe(
     y, yt = train_y.to(dev, torch.int64), test_y.to(dev, torch.int64)
     fit_idx, val_idx = stratified_split(train_y.cpu().numpy(), val_fraction, seed)
     fit_i, val_i = torch.as_tensor(fit_idx, device=dev), torch.as_tensor(val_idx, device=dev)
+    fit_z, fit_y, val_z, val_y = train_z[fit_i], y[fit_i], train_z[val_i], y[val_i]
     grid = sorted(l2_grid, reverse=True)  # strong -> weak regularization, warm-started
     val_scores: dict[float, float] = {}
     state = None
     best_l2, best_acc, best_state = grid[0], -1.0, None
     for l2 in grid:
-        state = fit_logistic(train_z[fit_i], y[fit_i], n_classes, l2, max_iter, init=state, tol=tol)
-        acc = accuracy_topk(F.linear(train_z[val_i], *state), y[val_i], 1) if len(val_idx) else 0.0
+        state = fit_logistic(fit_z, fit_y, n_classes, l2, max_iter, init=state, tol=tol)
+        acc = accuracy_topk(F.linear(val_z, *state), val_y, 1) if len(val_idx) else 0.0
         val_scores[l2] = acc
         if acc > best_acc:
             best_l2, best_acc, best_state = l2, acc, state

@@ -1,0 +1,68 @@
+"""The fast probe's logistic-regression solver: exact convergence, mixed-precision passes, and its pass count."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mcr_eval.probes.linear import standardize
+from mcr_eval.probes.logistic import REFRESH, fit_multinomial
+
+
+def _objective_gradient(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                        l2: float) -> torch.Tensor:
+    """The objective's gradient by autograd in float64 (independent of the solver's hand-written gradient)."""
+    w = weight.double().requires_grad_(True)
+    b = bias.double().requires_grad_(True)
+    loss = F.cross_entropy(F.linear(x.double(), w, b), y) + 0.5 * l2 * w.pow(2).sum()
+    gw, gb = torch.autograd.grad(loss, (w, b))
+    return torch.cat([gw.flatten(), gb])
+
+
+def _problem(digits_features):
+    train_x, train_y, _, _ = digits_features
+    (train_z,) = standardize(train_x)
+    return train_z.float(), train_y
+
+
+def test_solution_meets_the_tolerance_by_an_independent_gradient(digits_features):
+    x, y = _problem(digits_features)
+    for l2 in (1e-1, 1e-3, 1e-6):
+        fit = fit_multinomial(x.double(), y, 10, l2, tol=1e-6, max_iter=2000)
+        assert fit.converged
+        assert float(_objective_gradient(x, y, fit.weight, fit.bias, l2).abs().max()) <= 1e-6
+
+
+def test_bf16_passes_reach_the_float32_solution(digits_features):
+    """bfloat16 passes only steer the iterations; the convergence test is on float32, so the answer is the same."""
+    x, y = _problem(digits_features)
+    l2, tol = 1e-3, 1e-4
+    mixed = fit_multinomial(x, y, 10, l2, tol=tol, bf16_passes=True)
+    exact = fit_multinomial(x, y, 10, l2, tol=tol, bf16_passes=False)
+    assert mixed.converged and exact.converged
+    assert float(_objective_gradient(x, y, mixed.weight, mixed.bias, l2).abs().max()) <= 1.05 * tol
+    assert abs(mixed.loss - exact.loss) <= 1e-4 * abs(exact.loss)  # both stop anywhere within the tolerance
+    agree = (F.linear(x, mixed.weight, mixed.bias).argmax(1) == F.linear(x, exact.weight, exact.bias).argmax(1))
+    assert float(agree.float().mean()) >= 0.995
+
+
+def test_each_iteration_reads_the_features_twice(digits_features):
+    """Line-search trials cost no pass over the features: two per iteration, plus start, refreshes and checks."""
+    x, y = _problem(digits_features)
+    fit = fit_multinomial(x.double(), y, 10, 1e-4, tol=1e-6, max_iter=2000)
+    assert fit.converged and fit.iterations > REFRESH
+    overhead = 2 + fit.iterations // REFRESH + 3 * 2  # start, refreshes, up to three exact convergence checks
+    assert 2 * fit.iterations <= fit.feature_passes <= 2 * fit.iterations + overhead
+
+
+def test_warm_start_at_the_solution_stops_at_once(digits_features):
+    x, y = _problem(digits_features)
+    first = fit_multinomial(x.double(), y, 10, 1e-2, tol=1e-6)
+    again = fit_multinomial(x.double(), y, 10, 1e-2, tol=1e-6, init=(first.weight, first.bias))
+    assert again.iterations == 0 and again.converged
+
+
+def test_iteration_budget_is_respected_and_reported(digits_features):
+    x, y = _problem(digits_features)
+    fit = fit_multinomial(x, y, 10, 1e-6, tol=1e-12, max_iter=3, bf16_passes=False)
+    assert fit.iterations == 3 and not fit.converged and fit.max_grad > 1e-12
