@@ -94,18 +94,19 @@ def fast_linear_probe(
     fit_idx, val_idx = stratified_split(train_y.cpu().numpy(), val_fraction, seed)
     fit_i, val_i = torch.as_tensor(fit_idx, device=dev), torch.as_tensor(val_idx, device=dev)
     fit_z, fit_y, val_z, val_y = train_z[fit_i], y[fit_i], train_z[val_i], y[val_i]
-    grid = sorted(l2_grid, reverse=True)  # strong -> weak regularization, warm-started
+    grid = sorted(l2_grid, reverse=True)  # strong -> weak regularization, each fit starts from the last
     val_scores: dict[float, float] = {}
-    state = None
-    best_l2, best_acc, best_state = grid[0], -1.0, None
+    fit = best = None
+    best_acc = -1.0
     for l2 in grid:
-        state = fit_logistic(fit_z, fit_y, n_classes, l2, max_iter, init=state, tol=tol)
-        acc = accuracy_topk(F.linear(val_z, *state), val_y, 1) if len(val_idx) else 0.0
+        fit = fit_multinomial(fit_z, fit_y, n_classes, l2, max_iter=max_iter, tol=tol, previous=fit)
+        acc = accuracy_topk(F.linear(val_z, fit.weight, fit.bias), val_y, 1) if len(val_idx) else 0.0
         val_scores[l2] = acc
         if acc > best_acc:
-            best_l2, best_acc, best_state = l2, acc, state
-    weight, bias = fit_logistic(train_z, y, n_classes, best_l2, max_iter, init=best_state, tol=tol)
-    logits = F.linear(test_z, weight, bias)
+            best, best_acc = fit, acc
+    final = fit_multinomial(train_z, y, n_classes, best.l2, max_iter=max_iter, tol=tol, previous=best)
+    best_l2 = best.l2
+    logits = F.linear(test_z, final.weight, final.bias)
     return {
         "top1": accuracy_topk(logits, yt, 1),
         "top5": accuracy_topk(logits, yt, 5),

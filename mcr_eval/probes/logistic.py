@@ -16,7 +16,7 @@ stopping test (largest gradient entry below ``tol``, scikit-learn's criterion) i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -37,6 +37,8 @@ class LogisticFit:
     iterations: int
     feature_passes: int  # GEMMs over the (n, d) feature matrix
     converged: bool
+    l2: float = 0.0
+    pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = field(default_factory=list, repr=False)  # (s, y, 1/s.y)
 
 
 def fast_bf16_matmul(device: torch.device) -> bool:
@@ -139,56 +141,58 @@ def fit_multinomial(
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
     tol: float = 1e-4,
     bf16_passes: bool | None = None,
+    previous: LogisticFit | None = None,
 ) -> LogisticFit:
     """Minimize the probe objective from zero (or ``init``); stop when the largest gradient entry is below ``tol``.
 
     L-BFGS two-loop recursion (Nocedal & Wright, 2006, Alg. 7.4) with ``HISTORY`` pairs; pairs without positive
     curvature are skipped. ``bf16_passes`` (default: where :func:`fast_bf16_matmul`) steers the iteration with
     bfloat16 passes; if the exact convergence test then fails, the rest of the solve runs in float32.
+
+    ``previous`` (a fit at another ``l2``, e.g. the last point of a regularization path) is the start, and its
+    curvature pairs seed this solve's. The data term's Hessian does not depend on ``l2``, so a pair ``(s, y)``
+    stays a pair of this objective after ``y += (l2 - previous.l2) s`` on the weight block. On other features
+    from the same distribution (the refit on all of train) the pairs are an approximation, which L-BFGS
+    tolerates: they only shape the search direction, and the line search and the stopping test are exact.
     """
     if bf16_passes is None:
         bf16_passes = fast_bf16_matmul(x.device)
     problem = _Problem(x, y.to(x.device, torch.int64), num_classes, l2, bf16_passes)
     weight = x.new_zeros(num_classes, x.shape[1])
     bias = x.new_zeros(num_classes)
+    pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = []
+    if previous is not None:
+        init = (previous.weight, previous.bias)
+        pairs = _shifted_pairs(previous.pairs, l2 - previous.l2, weight.numel())
     if init is not None:
         weight.copy_(init[0])
         bias.copy_(init[1])
     logits = problem.logits(weight, bias)
     loss, probs = problem.at(logits, weight)
     grad_w, grad_b = problem.gradient(probs, weight)
-    pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = []
+    exact_state = True  # logits and gradient come straight from the float32 features
     iteration, converged = 0, False
     while True:
         grad = torch.cat([grad_w.flatten(), grad_b])
         max_grad = float(grad.abs().max())
-        if max_grad <= tol:
-            # Logits updated in place and fast-pass gradients steered the way here; the test itself is exact.
+        if max_grad <= tol and not exact_state:
+            # Logits updated in place and fast passes steered the way here; the stopping test itself is exact.
             logits = problem.logits(weight, bias)
             loss, probs = problem.at(logits, weight)
             grad_w, grad_b = problem.gradient(probs, weight)
             grad = torch.cat([grad_w.flatten(), grad_b])
             max_grad = float(grad.abs().max())
-            if max_grad <= tol:
-                converged = True
-                break
-            problem.exact_only()  # the fast passes cannot resolve the gradient any finer
+            exact_state = True
+            if max_grad > tol:
+                problem.exact_only()  # the fast passes cannot resolve the gradient any finer
+        if max_grad <= tol:
+            converged = True
+            break
         if iteration >= max_iter:
             break
-        direction = -grad
-        alphas = []
-        for s, yv, rho in reversed(pairs):
-            alpha = rho * float(s @ direction)
-            direction.add_(yv, alpha=-alpha)
-            alphas.append(alpha)
-        if pairs:
-            s, yv, _ = pairs[-1]
-            direction.mul_(float(s @ yv) / float(yv @ yv))
-        for (s, yv, rho), alpha in zip(pairs, reversed(alphas)):
-            beta = rho * float(yv @ direction)
-            direction.add_(s, alpha=alpha - beta)
+        direction = _two_loop(grad, pairs)
         slope0 = float(grad @ direction)
-        if slope0 >= 0:  # not a descent direction (lost curvature information): restart from the gradient
+        if slope0 >= 0:  # not a descent direction (stale curvature pairs): restart from the gradient
             pairs.clear()
             direction, slope0 = -grad, -float(grad @ grad)
         d_w, d_b = direction[:-num_classes].view_as(weight), direction[-num_classes:]
@@ -202,6 +206,7 @@ def fit_multinomial(
             logits = problem.logits(weight, bias)
             new_loss, probs = problem.at(logits, weight)
         grad_w, grad_b = problem.gradient(probs, weight, exact=False)
+        exact_state = problem.x_fast is None and iteration % REFRESH == 0
         new_grad = torch.cat([grad_w.flatten(), grad_b])
         s_vec, y_vec = direction * t, new_grad - grad
         curvature = float(s_vec @ y_vec)
@@ -212,4 +217,34 @@ def fit_multinomial(
             loss = new_loss
             break
         loss = new_loss
-    return LogisticFit(weight, bias, loss, max_grad, iteration, problem.passes, converged)
+    return LogisticFit(weight, bias, loss, max_grad, iteration, problem.passes, converged, l2, pairs)
+
+
+def _two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]]) -> torch.Tensor:
+    """The L-BFGS direction ``-H grad`` from the curvature pairs (Nocedal & Wright, 2006, Alg. 7.4)."""
+    direction = -grad
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        alpha = rho * float(s @ direction)
+        direction.add_(y, alpha=-alpha)
+        alphas.append(alpha)
+    if pairs:
+        s, y, _ = pairs[-1]
+        direction.mul_(float(s @ y) / float(y @ y))
+    for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
+        beta = rho * float(y @ direction)
+        direction.add_(s, alpha=alpha - beta)
+    return direction
+
+
+def _shifted_pairs(pairs: list[tuple[torch.Tensor, torch.Tensor, float]], delta_l2: float,
+                   n_weights: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """Curvature pairs of the objective at ``l2`` from pairs measured at ``l2 - delta_l2``."""
+    shifted = []
+    for s, y, _ in pairs:
+        y = y.clone()
+        y[:n_weights].add_(s[:n_weights], alpha=delta_l2)
+        curvature = float(s @ y)
+        if curvature > 1e-10:
+            shifted.append((s, y, 1.0 / curvature))
+    return shifted

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from mcr_eval.probes.linear import standardize
-from mcr_eval.probes.logistic import REFRESH, fit_multinomial
+from mcr_eval.probes.logistic import REFRESH, _shifted_pairs, fit_multinomial
 
 
 def _objective_gradient(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
@@ -66,3 +67,26 @@ def test_iteration_budget_is_respected_and_reported(digits_features):
     x, y = _problem(digits_features)
     fit = fit_multinomial(x, y, 10, 1e-6, tol=1e-12, max_iter=3, bf16_passes=False)
     assert fit.iterations == 3 and not fit.converged and fit.max_grad > 1e-12
+
+
+def test_regularization_path_reuses_curvature_and_reaches_the_same_solution(digits_features):
+    """Shifted curvature pairs are exact secant pairs of the new objective, and a path step seeded with them
+    reaches the cold solve's optimum."""
+    x, y = _problem(digits_features)
+    x = x.double()
+    w0, w1 = torch.randn(2, 10 * x.shape[1] + 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def grad_at(flat: torch.Tensor, l2: float) -> torch.Tensor:
+        return _objective_gradient(x, y, flat[:-10].view(10, -1), flat[-10:], l2)
+
+    s_vec, y_strong = w1 - w0, grad_at(w1, 1e-2) - grad_at(w0, 1e-2)
+    [(s_out, y_weak, rho)] = _shifted_pairs([(s_vec, y_strong, 0.0)], 1e-3 - 1e-2, 10 * x.shape[1])
+    assert torch.allclose(y_weak, grad_at(w1, 1e-3) - grad_at(w0, 1e-3), rtol=0, atol=1e-12)
+    assert rho == pytest.approx(1 / float(s_out @ y_weak))
+
+    strong = fit_multinomial(x, y, 10, 1e-2, tol=1e-6)
+    seeded = fit_multinomial(x, y, 10, 1e-3, tol=1e-6, previous=strong)
+    cold = fit_multinomial(x, y, 10, 1e-3, tol=1e-6)
+    assert seeded.converged and seeded.l2 == 1e-3 and len(strong.pairs) > 0
+    assert float(_objective_gradient(x, y, seeded.weight, seeded.bias, 1e-3).abs().max()) <= 1e-6
+    assert abs(seeded.loss - cold.loss) <= 1e-8
