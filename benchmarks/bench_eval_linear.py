@@ -3,9 +3,13 @@
 
 Features: a 10-class Gaussian mixture (overlapping classes, so the problem is not separable). Both sides are
 warmed up first (imports and first-call set-up are not timed), then single fits at the same C (= 1 / (l2 n))
-alternate for ``--rounds`` rounds; medians are reported. The whole probe protocol is timed too: our
-``fast_linear_probe`` (L2 grid on a stratified held-out 20%, strong to weak with warm starts, refit on all of
-train) against the same protocol written with scikit-learn (same split, grid, warm starts and refit).
+alternate for ``--rounds`` rounds; medians are reported. Two more peers run in the same rounds: our solver
+with float32 passes only (what CPUs without AVX512-BF16 or AMX get), and a general-purpose
+``torch.optim.LBFGS`` on the same objective (the probe's solver before the logit-space line search).
+
+The whole probe protocol is timed too: our ``fast_linear_probe`` (L2 grid on a stratified held-out 20%,
+strong to weak with warm starts, refit on all of train) against the same protocol written with scikit-learn
+(same split, grid, warm starts and refit).
 
     python benchmarks/bench_eval_linear.py --n-train 50000 --n-test 10000 --dim 512 --l2 1e-4
 """
@@ -27,6 +31,27 @@ def mixture(n: int, dim: int, classes: int, seed: int, means: torch.Tensor) -> t
     gen = torch.Generator().manual_seed(seed)
     labels = torch.randint(classes, (n,), generator=gen)
     return means[labels] + torch.randn(n, dim, generator=gen), labels
+
+
+def generic_lbfgs(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float, tol: float = 1e-4) -> int:
+    """The same objective through ``torch.optim.LBFGS`` (strong Wolfe, autograd closure): a general-purpose
+    L-BFGS that passes over the features for every trial step. Returns the number of evaluations."""
+    weight = torch.zeros(classes, x.shape[1], device=x.device, requires_grad=True)
+    bias = torch.zeros(classes, device=x.device, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=500, history_size=20, tolerance_grad=tol,
+                                  tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    evaluations = 0
+
+    def closure() -> torch.Tensor:
+        nonlocal evaluations
+        evaluations += 1
+        optimizer.zero_grad()
+        loss = F.cross_entropy(F.linear(x, weight, bias), y) + 0.5 * l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return evaluations
 
 
 def sklearn_probe(train_z: np.ndarray, train_y: np.ndarray, test_z: np.ndarray, test_y: np.ndarray,
@@ -79,19 +104,28 @@ def main() -> None:
     x_np, y_np = train_z.numpy(), train_y.numpy()
     C = 1.0 / (args.l2 * args.n_train)
 
-    def ours() -> LogisticFit:
-        out = fit_multinomial(train_z.to(device), train_y.to(device), args.classes, args.l2)
+    x_dev, y_dev = train_z.to(device), train_y.to(device)
+
+    def ours(bf16: bool | None = None) -> LogisticFit:
+        out = fit_multinomial(x_dev, y_dev, args.classes, args.l2, bf16_passes=bf16)
         if device == "cuda":
             torch.cuda.synchronize()
         return out
 
     fit_multinomial(train_z[:1000], train_y[:1000], args.classes, args.l2)  # warm-ups
+    generic_lbfgs(train_z[:1000], train_y[:1000], args.classes, args.l2)
     LogisticRegression(C=C, solver="lbfgs", max_iter=1000).fit(x_np[:1000], y_np[:1000])
-    ours_times, sk_times = [], []
+    ours_times, fp32_times, generic_times, sk_times = [], [], [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
         fit = ours()
         ours_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        fit_fp32 = ours(bf16=False)
+        fp32_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        generic_evals = generic_lbfgs(x_dev, y_dev, args.classes, args.l2)
+        generic_times.append(time.perf_counter() - start)
         clf = LogisticRegression(C=C, solver="lbfgs", max_iter=1000)
         start = time.perf_counter()
         clf.fit(x_np, y_np)
@@ -110,8 +144,14 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "rounds": args.rounds,
         "ours_fit_s": [round(t, 3) for t in ours_times],
+        "ours_float32_fit_s": [round(t, 3) for t in fp32_times],
+        "generic_lbfgs_fit_s": [round(t, 3) for t in generic_times],
         "sklearn_fit_s": [round(t, 3) for t in sk_times],
         "time_ratio_ours_over_sklearn": round(ours_s / sk_s, 3),
+        "time_ratio_ours_float32_over_sklearn": round(statistics.median(fp32_times) / sk_s, 3),
+        "time_ratio_generic_lbfgs_over_sklearn": round(statistics.median(generic_times) / sk_s, 3),
+        "ours_float32_iterations": fit_fp32.iterations,
+        "generic_lbfgs_evaluations": generic_evals,
         "ours_top1": round(ours_acc, 4),
         "sklearn_top1": round(sk_acc, 4),
         "accuracy_gap_points": round(100 * abs(ours_acc - sk_acc), 3),

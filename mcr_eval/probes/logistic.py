@@ -72,7 +72,7 @@ class _Problem:
         self.passes += 1
         if exact or self.x_fast is None:
             return torch.addmm(bias.view(1, -1), self.x, weight.t()).t().contiguous()
-        return (self.x_fast @ weight.t().to(torch.bfloat16)).t().float().add_(bias.view(-1, 1))
+        return (weight.to(torch.bfloat16) @ self.x_fast.t()).float().add_(bias.view(-1, 1))
 
     def at(self, logits: torch.Tensor, weight: torch.Tensor) -> tuple[float, torch.Tensor]:
         """(loss, probabilities) at the given (classes, n) logits."""
