@@ -52,20 +52,6 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return fit_idx, held_idx
 
 
-def fit_logistic(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    num_classes: int,
-    l2: float,
-    max_iter: int = 500,
-    init: tuple[torch.Tensor, torch.Tensor] | None = None,
-    tol: float = 1e-4,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Multinomial logistic regression by L-BFGS (:mod:`.logistic`); returns (weight (C, D), bias (C,))."""
-    fit = fit_multinomial(x, y, num_classes, l2, max_iter=max_iter, init=init, tol=tol)
-    return fit.weight, fit.bias
-
-
 def accuracy_topk(logits: torch.Tensor, labels: torch.Tensor, top: int) -> float:
     top = min(top, logits.shape[1])
     hits = (logits.topk(top, dim=1).indices == labels.view(-1, 1)).any(dim=1)

@@ -8,7 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from torch.utils.data import TensorDataset
 
 from mcr_eval.probes.frozen_check import EncoderChangedError, frozen_encoder
-from mcr_eval.probes.linear import fast_linear_probe, fit_logistic, standard_linear_probe, standardize
+from mcr_eval.probes.linear import fast_linear_probe, standard_linear_probe, standardize
+from mcr_eval.probes.logistic import fit_multinomial
 
 
 def test_fast_probe_matches_sklearn(digits_features):
@@ -27,7 +28,8 @@ def test_logistic_objective_matches_sklearn_solution(digits_features):
     train_x, train_y, test_x, _ = digits_features
     train_z, test_z = standardize(train_x.double(), test_x.double())
     l2 = 1e-2
-    weight, bias = fit_logistic(train_z, train_y, 10, l2, max_iter=2000, tol=1e-7)
+    fit = fit_multinomial(train_z, train_y, 10, l2, max_iter=2000, tol=1e-7)
+    weight, bias = fit.weight, fit.bias
     ref = LogisticRegression(C=1 / (l2 * len(train_y)), max_iter=5000, tol=1e-7).fit(train_z.numpy(), train_y.numpy())
     ours = (test_z @ weight.T + bias).argmax(1).numpy()
     assert (ours == ref.predict(test_z.numpy())).mean() >= 0.995
