@@ -167,10 +167,13 @@ def fit_multinomial(
     if init is not None:
         weight.copy_(init[0])
         bias.copy_(init[1])
-    logits = problem.logits(weight, bias)
+    # A warm start may already be converged, so its first gradient is exact and can end the solve at once;
+    # a cold start (W = 0, every logit is the bias: no pass) gets a fast one.
+    warm = init is not None
+    logits = problem.logits(weight, bias) if warm else bias.view(-1, 1).expand(-1, problem.n).contiguous()
     loss, probs = problem.at(logits, weight)
-    grad_w, grad_b = problem.gradient(probs, weight)
-    exact_state = True  # logits and gradient come straight from the float32 features
+    grad_w, grad_b = problem.gradient(probs, weight, exact=warm)
+    exact_state = warm or problem.x_fast is None
     iteration, converged = 0, False
     while True:
         grad = torch.cat([grad_w.flatten(), grad_b])
