@@ -3,8 +3,7 @@
 
 Features: a 10-class Gaussian mixture (overlapping classes, so the problem is not separable). Both sides are
 warmed up first (imports and first-call set-up are not timed), then single fits at the same C (= 1 / (l2 n))
-alternate for ``--rounds`` rounds; medians are reported. Two more peers run in the same rounds: our solver
-with float32 passes only (what CPUs without AVX512-BF16 or AMX get), and a general-purpose
+alternate for ``--rounds`` rounds; medians are reported. A third peer runs in the same rounds: a general-purpose
 ``torch.optim.LBFGS`` on the same objective (the probe's solver before the logit-space line search).
 
 The whole probe protocol is timed too: our ``fast_linear_probe`` (L2 grid on a stratified held-out 20%,
@@ -93,7 +92,7 @@ def main() -> None:
         standardize,
         stratified_split,
     )
-    from mcr_eval.probes.logistic import LogisticFit, fast_bf16_matmul, fit_multinomial
+    from mcr_eval.probes.logistic import LogisticFit, fit_multinomial
 
     gen = torch.Generator().manual_seed(0)
     means = 0.12 * torch.randn(args.classes, args.dim, generator=gen)
@@ -106,8 +105,8 @@ def main() -> None:
 
     x_dev, y_dev = train_z.to(device), train_y.to(device)
 
-    def ours(bf16: bool | None = None) -> LogisticFit:
-        out = fit_multinomial(x_dev, y_dev, args.classes, args.l2, bf16_passes=bf16)
+    def ours() -> LogisticFit:
+        out = fit_multinomial(x_dev, y_dev, args.classes, args.l2)
         if device == "cuda":
             torch.cuda.synchronize()
         return out
@@ -115,14 +114,11 @@ def main() -> None:
     fit_multinomial(train_z[:1000], train_y[:1000], args.classes, args.l2)  # warm-ups
     generic_lbfgs(train_z[:1000], train_y[:1000], args.classes, args.l2)
     LogisticRegression(C=C, solver="lbfgs", max_iter=1000).fit(x_np[:1000], y_np[:1000])
-    ours_times, fp32_times, generic_times, sk_times = [], [], [], []
+    ours_times, generic_times, sk_times = [], [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
         fit = ours()
         ours_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        fit_fp32 = ours(bf16=False)
-        fp32_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         generic_evals = generic_lbfgs(x_dev, y_dev, args.classes, args.l2)
         generic_times.append(time.perf_counter() - start)
@@ -144,13 +140,10 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "rounds": args.rounds,
         "ours_fit_s": [round(t, 3) for t in ours_times],
-        "ours_float32_fit_s": [round(t, 3) for t in fp32_times],
         "generic_lbfgs_fit_s": [round(t, 3) for t in generic_times],
         "sklearn_fit_s": [round(t, 3) for t in sk_times],
         "time_ratio_ours_over_sklearn": round(ours_s / sk_s, 3),
-        "time_ratio_ours_float32_over_sklearn": round(statistics.median(fp32_times) / sk_s, 3),
         "time_ratio_generic_lbfgs_over_sklearn": round(statistics.median(generic_times) / sk_s, 3),
-        "ours_float32_iterations": fit_fp32.iterations,
         "generic_lbfgs_evaluations": generic_evals,
         "ours_top1": round(ours_acc, 4),
         "sklearn_top1": round(sk_acc, 4),
@@ -158,7 +151,6 @@ def main() -> None:
         "sklearn_iterations": int(clf.n_iter_[0]),
         "ours_iterations": fit.iterations,
         "ours_feature_passes": fit.feature_passes,
-        "ours_bf16_passes": fast_bf16_matmul(torch.device(device)),
     }
     if not args.skip_grid:
         start = time.perf_counter()

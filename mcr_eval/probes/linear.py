@@ -99,6 +99,9 @@ def fast_linear_probe(
         "l2": best_l2,
         "sklearn_C": 1.0 / (best_l2 * len(train_y)),
         "val_top1": val_scores,
+        "converged": final.converged,  # False: the refit stopped at max_iter (largest gradient entry in max_grad)
+        "max_grad": final.max_grad,
+        "iterations": final.iterations,
         "n_train": len(train_y),
         "n_test": len(test_y),
     }
