@@ -26,6 +26,8 @@ HISTORY = 20  # L-BFGS curvature pairs kept
 REFRESH = 10  # iterations between exact recomputations of the accumulated logits
 WOLFE_C1, WOLFE_C2 = 1e-4, 0.9  # sufficient decrease and curvature constants of the strong Wolfe conditions
 MAX_TRIALS = 25  # line-search trial steps per iteration
+PRECOND_ROWS = 4096  # fewest feature rows the preconditioner's second moments are estimated on
+PRECOND_SPREAD = 10.0  # curvature spread from which the preconditioner is used
 
 
 @dataclass
@@ -41,6 +43,7 @@ class LogisticFit:
     converged: bool
     l2: float = 0.0
     pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = field(default_factory=list, repr=False)  # (s, y, 1/s.y)
+    preconditioner: Preconditioner | None = field(default=None, repr=False)
 
 
 class _Problem:
@@ -69,6 +72,42 @@ class _Problem:
         residual = probs.scatter_add_(0, self.y_row, probs.new_full(self.y_row.shape, -1.0)).div_(self.n)
         self.passes += 1
         return torch.addmm(weight, residual, self.x, beta=self.l2), residual.sum(1)
+
+
+class Preconditioner:
+    """Initial inverse Hessian ``H0 = (Sigma / classes + l2 I)^-1`` of the two-loop recursion, on each class's
+    weights and bias (preconditioned L-BFGS, Nocedal & Wright, 2006, eq. 7.20).
+
+    ``Sigma`` is the second-moment matrix of the features with a constant 1 appended (the bias column). The
+    data term's Hessian is about the softmax covariance (eigenvalues near 1 / classes) times ``Sigma``. Features
+    of trained encoders are strongly correlated, which makes ``Sigma`` ill-conditioned and plain L-BFGS slow:
+    on the cached SimCLR features of ``reports/scenes-full`` it hit 500 iterations at ``l2 <= 1e-4``, and with
+    this ``H0`` every fit of the grid converged in 5-61. ``Sigma`` is estimated on evenly spaced rows, at least
+    ``8 (d + 1)`` of them; its eigendecomposition is computed once and serves every ``l2`` of a path.
+    """
+
+    def __init__(self, x: torch.Tensor, num_classes: int) -> None:
+        count = min(x.shape[0], max(PRECOND_ROWS, 8 * (x.shape[1] + 1)))
+        rows = x[torch.linspace(0, x.shape[0] - 1, count, device=x.device).long()]
+        rows = torch.cat([rows, rows.new_ones(count, 1)], dim=1)
+        second_moment = (rows.T @ rows).double() / count
+        self.eigenvalues, self.vectors = torch.linalg.eigh(second_moment)
+        self.num_classes = num_classes
+
+    def inverse(self, l2: float) -> torch.Tensor | None:
+        """``H0`` at this ``l2``, or None where its curvature spread is under ``PRECOND_SPREAD`` (nearly
+        isotropic features: plain L-BFGS scaling does as well, one matrix product cheaper)."""
+        curvature = self.eigenvalues.clamp_min(0) / self.num_classes + max(l2, 1e-8)
+        if float(curvature.max() / curvature.min()) < PRECOND_SPREAD:
+            return None
+        return (self.vectors / curvature) @ self.vectors.T
+
+
+def _apply(h0: torch.Tensor, flat: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``H0`` on a flat (weights, bias) vector."""
+    blocks = torch.cat([flat[:-num_classes].view(num_classes, -1), flat[-num_classes:].view(num_classes, 1)], 1)
+    out = blocks @ h0
+    return torch.cat([out[:, :-1].flatten(), out[:, -1]])
 
 
 def _line_search(
@@ -135,6 +174,7 @@ def fit_multinomial(
     init: tuple[torch.Tensor, torch.Tensor] | None = None,
     tol: float = 1e-4,
     previous: LogisticFit | None = None,
+    precondition: bool = True,
 ) -> LogisticFit:
     """Minimize the probe objective from zero (or ``init``); stop when the largest gradient entry is below ``tol``.
 
@@ -148,6 +188,13 @@ def fit_multinomial(
     tolerates: they only shape the search direction, and the line search and the stopping test are exact.
     """
     problem = _Problem(x, y.to(x.device, torch.int64), num_classes, l2)
+    preconditioner = None
+    if precondition:
+        reuse = previous is not None and previous.preconditioner is not None
+        preconditioner = previous.preconditioner if reuse else Preconditioner(x, num_classes)
+        problem.passes += 0 if reuse else 1  # its second moments read (a sample of) the features once
+    h0 = preconditioner.inverse(l2) if preconditioner is not None else None
+    h0 = h0.to(x.dtype) if h0 is not None else None
     weight = x.new_zeros(num_classes, x.shape[1])
     bias = x.new_zeros(num_classes)
     pairs: list[tuple[torch.Tensor, torch.Tensor, float]] = []
@@ -178,7 +225,7 @@ def fit_multinomial(
             break
         if iteration >= max_iter:
             break
-        direction = _two_loop(grad, pairs)
+        direction = _two_loop(grad, pairs, h0, num_classes)
         slope0 = float(grad @ direction)
         if slope0 >= 0:  # not a descent direction (stale curvature pairs): restart from the gradient
             pairs.clear()
@@ -208,20 +255,26 @@ def fit_multinomial(
         elif t * float(direction.abs().max()) < 1e-12 and abs(decrease) < 1e-12 * max(1.0, abs(loss)):
             max_grad = float(new_grad.abs().max())  # no progress possible in this precision
             break
-    return LogisticFit(weight, bias, loss, max_grad, iteration, problem.passes, converged, l2, pairs)
+    return LogisticFit(weight, bias, loss, max_grad, iteration, problem.passes, converged, l2, pairs,
+                       preconditioner)
 
 
-def _two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]]) -> torch.Tensor:
-    """The L-BFGS direction ``-H grad`` from the curvature pairs (Nocedal & Wright, 2006, Alg. 7.4)."""
+def _two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor, float]],
+              h0: torch.Tensor | None, num_classes: int) -> torch.Tensor:
+    """The L-BFGS direction ``-H grad`` from the curvature pairs (Nocedal & Wright, 2006, Alg. 7.4), with
+    ``H0 = gamma * h0`` (or ``gamma * I``), ``gamma = s.y / y.H0 y`` from the newest pair."""
     direction = -grad
     alphas = []
     for s, y, rho in reversed(pairs):
         alpha = rho * float(s @ direction)
         direction.add_(y, alpha=-alpha)
         alphas.append(alpha)
+    if h0 is not None:
+        direction = _apply(h0, direction, num_classes)
     if pairs:
         s, y, _ = pairs[-1]
-        direction.mul_(float(s @ y) / float(y @ y))
+        y_h0 = _apply(h0, y, num_classes) if h0 is not None else y
+        direction.mul_(float(s @ y) / float(y @ y_h0))
     for (s, y, rho), alpha in zip(pairs, reversed(alphas)):
         beta = rho * float(y @ direction)
         direction.add_(s, alpha=alpha - beta)
