@@ -81,7 +81,7 @@ class Preconditioner:
     ``Sigma`` is the second-moment matrix of the features with a constant 1 appended (the bias column). The
     data term's Hessian is about the softmax covariance (eigenvalues near 1 / classes) times ``Sigma``. Features
     of trained encoders are strongly correlated, which makes ``Sigma`` ill-conditioned and plain L-BFGS slow:
-    on the cached SimCLR features of ``reports/scenes-full`` it hit 500 iterations at ``l2 <= 1e-4``, and with
+    on the cached encoder features of ``reports/scenes-full`` it hit 500 iterations at ``l2 <= 1e-4``, and with
     this ``H0`` every fit of the grid converged in 5-61. ``Sigma`` is estimated on evenly spaced rows, at least
     ``8 (d + 1)`` of them; its eigendecomposition is computed once and serves every ``l2`` of a path.
     """
