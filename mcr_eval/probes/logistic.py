@@ -49,8 +49,8 @@ class LogisticFit:
 class _Problem:
     """Loss and gradient of the probe objective for fixed features; logits are (classes, n) matrices."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, num_classes: int, l2: float) -> None:
-        self.x, self.l2, self.k = x, l2, num_classes
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, l2: float) -> None:
+        self.x, self.l2 = x, l2
         self.n = x.shape[0]
         self.y_row = y.view(1, -1)
         self.passes = 0
@@ -187,7 +187,7 @@ def fit_multinomial(
     from the same distribution (the refit on all of train) the pairs are an approximation, which L-BFGS
     tolerates: they only shape the search direction, and the line search and the stopping test are exact.
     """
-    problem = _Problem(x, y.to(x.device, torch.int64), num_classes, l2)
+    problem = _Problem(x, y.to(x.device, torch.int64), l2)
     preconditioner = None
     if precondition:
         reuse = previous is not None and previous.preconditioner is not None
