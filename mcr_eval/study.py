@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mcr_eval.lr_selection import choose, evaluate_chosen, selection_markdown
-from mcr_eval.study_plans import ROOT, STUDIES, Run, Study, run_dir, unique_runs  # noqa: F401  (re-exported)
+from mcr_eval.study_plans import ROOT, STUDIES, Run, Study, results_path, run_dir, unique_runs  # noqa: F401  (re-exported)
 from mcr_eval.study_preamble import preamble, update_timing
 from mcr_train.errors import ConfigError, TrainingError, cli_errors
 
@@ -77,6 +77,11 @@ def _run_logged(command: list[str], log: Path, what: str) -> float:
 
 def pretrain(study: Study, run: Run, out: Path) -> str:
     work = run_dir(out, study, run)
+    if run.home:  # borrowed: never retrained (or wiped) by a study that does not own it
+        if is_trained(work, study, run) or results_path(out, study, run).is_file():
+            return f"{run.name}: borrowed from the '{run.home}' study"
+        raise ConfigError(f"run {run.name} belongs to the '{run.home}' study and is not trained yet; "
+                          f"run `python -m mcr_eval.study {run.home}` first")
     if is_trained(work, study, run):
         return f"{run.name}: already trained"
     if _exported_at_scale(work, study, run) and (out / "results" / f"{run.name}.jsonl").is_file():
@@ -174,8 +179,7 @@ def longest_first(runs: Sequence[Run]) -> list[Run]:
 def merged_results(study: Study, out: Path) -> Path:
     """One results file for the report: this study's records plus those of runs it borrows from another."""
     files = sorted((out / "results").glob("*.jsonl"))
-    files += [run_dir(out, study, r).parent.parent / "results" / f"{r.name}.jsonl"
-              for r in unique_runs(study) if r.home]
+    files += [results_path(out, study, r) for r in unique_runs(study) if r.home]
     merged = out / "results.jsonl"
     merged.write_text("".join(f.read_text() for f in files))
     return merged
@@ -214,7 +218,7 @@ def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str], only: Se
     own = [r for r in runs if not r.home]
     if "evaluate" in steps:
         for r in runs:
-            if r.home and not (run_dir(out, study, r).parent.parent / "results" / f"{r.name}.jsonl").is_file():
+            if r.home and not results_path(out, study, r).is_file():
                 raise ConfigError(f"run {r.name} belongs to the '{r.home}' study and is not evaluated yet; "
                                   f"run `python -m mcr_eval.study {r.home}` first")
         todo = [r for r in own if not (out / "results" / f"{r.name}.jsonl").is_file()]

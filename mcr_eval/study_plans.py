@@ -93,6 +93,17 @@ def _ablation_runs() -> tuple[Run, ...]:
              Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default"),
              Run("simclr-mcr-lookahead-optimizer-s0", _config("simclr", "mcr", "scenes", "lookahead-optimizer"), 0,
                  table=table, variant="LARS-consistent step (lookahead='optimizer')")]
+    # Level 2 every k-th step is how the per-step overhead meets the cost goals (benchmarks/RESULTS.md); these
+    # rows measure what skipping it costs. The every-step finite-difference row is the estimator table's run.
+    table = "level-2 interval (default: the hypergradient step every iteration)"
+    runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR (no MCR)"),
+             Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR default"),
+             Run("simclr-mcr-interval4-s0", _config("simclr", "mcr", "scenes", "interval4"), 0, table=table,
+                 variant="exact, level 2 every 4th step"),
+             Run("simclr-mcr-fd-s0", _config("simclr", "mcr", "scenes", "fd"), 0, table=table,
+                 variant="finite difference, every step"),
+             Run("simclr-mcr-fd-interval8-s0", _config("simclr", "mcr", "scenes", "fd-interval8"), 0, table=table,
+                 variant="finite difference, level 2 every 8th step")]
     table = "augmentation combinations (the paper's Table 4 analog)"
     runs += [Run("simclr-none-s0", base, 0, home="scenes", table=table, variant="SimCLR, all augmentations"),
              Run("simclr-mcr-s0", mcr, 0, home="scenes", table=table, variant="SimCLR+MCR, all augmentations")]
@@ -118,6 +129,24 @@ def _lr_selection_runs() -> tuple[Run, ...]:
 
 
 FULL_MONITOR = ("knn_monitor.interval=125", "knn_monitor.data=scenes?n=2000&n_test=1000")
+
+
+def _full_interval_runs() -> tuple[Run, ...]:
+    """Seeds 1 and 2 of SimCLR + MCR at the full schedule (where MCR's effect was largest) with level 2 every
+    4th (exact) or 8th (finite difference) step: does amortizing the hypergradient keep that effect? The every-step
+    rows are the scenes-full study's runs."""
+    runs = []
+    for seed in (1, 2):
+        table = f"seed {seed}, full 30-epoch schedule: level-2 interval (default: every step)"
+        runs += [Run(f"simclr-none-s{seed}", _config("simclr", "none", "scenes"), seed, FULL_MONITOR,
+                     home="scenes-full", table=table, variant="SimCLR (no MCR)"),
+                 Run(f"simclr-mcr-s{seed}", _config("simclr", "mcr", "scenes"), seed, FULL_MONITOR,
+                     home="scenes-full", table=table, variant="SimCLR+MCR default (exact, every step)")]
+        runs += [Run(f"simclr-mcr-{tag}-s{seed}", _config("simclr", "mcr", "scenes", tag), seed, FULL_MONITOR,
+                     table=table, variant=label)
+                 for tag, label in (("interval4", "exact, level 2 every 4th step"),
+                                    ("fd-interval8", "finite difference, level 2 every 8th step"))]
+    return tuple(runs)
 
 STUDIES = {
     "scenes": Study(
@@ -146,6 +175,10 @@ STUDIES = {
         "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", scale=Scale(iters=1860),
         parts=(("simclr-*-s0", "simclr-*-s1"), ("simclr-*-s2", "byol-*-s0"), ("byol-*-s1", "byol-*-s2"),
                ("barlowtwins-*-s0", "barlowtwins-*-s1"), ("barlowtwins-*-s2",), ("simclr-*-s3", "simclr-*-s4"))),
+    "scenes-full-interval": Study(
+        "scenes-full-interval", "Level 2 every k-th step at the full schedule (SimCLR + MCR, seeds 1 and 2)",
+        _full_interval_runs(), "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", ablation=True,
+        scale=Scale(iters=1860)),
     # Is the recipe's learning rate (the one every published study uses) also what a validation split picks,
     # for the baseline and for MCR alike? Evaluated on scenes drawn with another generator seed (seed=1:
     # same distribution, no image shared with the test split of the other studies).
@@ -163,6 +196,11 @@ STUDIES = {
 def run_dir(out: Path, study: Study, run: Run) -> Path:
     """The run's folder: under the study's own report folder, or under the one of the study it borrows it from."""
     return (out.parent / run.home if run.home else out) / "runs" / run.name
+
+
+def results_path(out: Path, study: Study, run: Run) -> Path:
+    """The run's result records, in the results folder of the study that owns the run."""
+    return run_dir(out, study, run).parent.parent / "results" / f"{run.name}.jsonl"
 
 
 def unique_runs(study: Study, only: Sequence[str] = ()) -> list[Run]:

@@ -96,7 +96,7 @@ def test_ablation_tables_each_hold_their_baseline_and_default_rows_and_labels_ar
     for run in study.runs:
         if run.table:
             tables.setdefault(run.table, []).append(run)
-    assert len(tables) == 6
+    assert len(tables) == 7
     for title, runs in tables.items():
         names = {r.name for r in runs}
         assert {"simclr-none-s0", "simclr-mcr-s0"} <= names, title
@@ -186,3 +186,21 @@ def test_evaluate_one_needs_a_known_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["smoke", "--out", str(tmp_path), "--evaluate-one", "nope", "--results", str(tmp_path / "r.jsonl")])
     assert exc.value.code == 2 and "--evaluate-one needs a run of 'smoke'" in capsys.readouterr().err
+
+
+def test_a_borrowed_run_is_never_retrained_by_the_study_that_borrows_it(tmp_path):
+    study = STUDIES["scenes-full-interval"]
+    run = next(r for r in study.runs if r.home == "scenes-full" and r.name == "simclr-mcr-s1")
+    out = tmp_path / "scenes-full-interval"
+    with pytest.raises(ConfigError, match="belongs to the 'scenes-full' study and is not trained yet; run "
+                                          "`python -m mcr_eval.study scenes-full` first"):
+        pretrain(study, run, out)
+    # The home study's committed logs and results (weights are not committed) stay as they are.
+    home = tmp_path / "scenes-full"
+    (home / "runs" / run.name).mkdir(parents=True)
+    meta = home / "runs" / run.name / "encoder.json"
+    meta.write_text(json.dumps({"iters": 1860, "seed": 1}))
+    (home / "results").mkdir()
+    (home / "results" / f"{run.name}.jsonl").write_text("{}\n")
+    assert pretrain(study, run, out) == "simclr-mcr-s1: borrowed from the 'scenes-full' study"
+    assert meta.read_text() == json.dumps({"iters": 1860, "seed": 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,22 @@ def test_scenes_mcr_configs_build(path):
     assert model.compmod.out_dim == model.method.embed_dim
 
 
+def inherited_config(path: Path) -> Path:
+    """The one config in ``path``'s ``_base_`` list (ablations inherit an MCR config or another ablation)."""
+    tree = ast.parse(path.read_text())
+    bases = [node.value for node in tree.body if isinstance(node, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == "_base_" for t in node.targets)]
+    assert len(bases) == 1, "an ablation config inherits exactly one config"
+    (base,) = ast.literal_eval(bases[0])
+    return (path.parent / base).resolve()
+
+
 @pytest.mark.parametrize("path", ABLATIONS, ids=lambda p: p.stem)
 def test_ablation_changes_one_option(path):
     cfg = Config.fromfile(str(path))
-    main = Config.fromfile(str(CONFIGS / (path.name.split("-mcr-")[0] + "-mcr_" + path.name.split("_", 1)[1])))
+    parent = inherited_config(path)
+    assert parent.name.startswith(path.name.split("-mcr-")[0] + "-mcr")  # same method
+    main = Config.fromfile(str(parent))
     settings, reference = MCRSettings.from_config(cfg.regularizer), MCRSettings.from_config(main.regularizer)
     changed = [k for k, v in vars(settings).items() if v != vars(reference)[k]]
     assert len(changed) == 1, changed
