@@ -197,7 +197,8 @@ def report(study: Study, out: Path, timing: dict) -> None:
         from mcr_eval.reports.ablation import write_ablation_report
 
         variants = [(r.table, r.variant, r.name) for r in study.runs if r.table]
-        index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread)
+        logs = sorted({run_dir(out, study, r).parent for r in study.runs if r.table})
+        index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread, logs)
         print(f"ablation report: {index}")
         return
     (out / "preamble.md").write_text(text)

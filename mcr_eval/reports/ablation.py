@@ -17,6 +17,7 @@ import pandas as pd
 
 from mcr_eval.reports.builder import CSS, preamble_html, write_text_atomic
 from mcr_eval.reports.headers import column_header
+from mcr_eval.reports.plots import online_knn_curves
 from mcr_eval.reports.records_table import protocol_key, read_records
 from mcr_eval.reports.tables import Table, compact_markdown, fmt_value, to_html, to_latex
 from mcr_train.errors import DataError
@@ -133,12 +134,17 @@ def _bars(table: Table, out: Path, index: int, has_spread: bool) -> Path | None:
 
 
 def write_ablation_report(results: Path, variants: Sequence[tuple[str, str, str]], out: Path, title: str,
-                          preamble: str = "", spread: tuple[str, Sequence[str]] | None = None) -> Path:
-    """report.md, index.html, tables.tex, ablations.csv and one bar chart per table under ``out``."""
+                          preamble: str = "", spread: tuple[str, Sequence[str]] | None = None,
+                          log_dirs: Sequence[Path] = ()) -> Path:
+    """report.md, index.html, tables.tex, ablations.csv and one bar chart per table under ``out``; plus the
+    online kNN curves of the variants' runs when their TensorBoard logs (under ``log_dirs``) hold them."""
     tables = ablation_tables(read_records([results]), variants, spread)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     figures = [p for i, t in enumerate(tables) if (p := _bars(t, figures_dir, i, spread is not None)) is not None]
+    # Ablation runs differ in one setting, not in method: one panel per seed (run names end in -s<seed>).
+    figures += online_knn_curves(list(log_dirs), figures_dir, {run for *_, run in variants},
+                                 panel_of=lambda run: f"seed {run.rsplit('-s', 1)[-1]}")
     rel = [str(p.relative_to(out)) for p in figures]
     note = (f"Built from `{results}`. Cells are mean ± std over seeds (n records; n=1 has no spread)."
             + (f" The last row of each table (\"{spread[0]}\") is the sample std over those seeds: differences "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import matplotlib
@@ -80,8 +81,10 @@ def retention_heatmap(frame: pd.DataFrame, out_dir: Path, quantity: str = "reten
     return [path]
 
 
-def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...]) -> dict[str, tuple[list[int], list[float]]]:
-    """Per run (first folder below each log root): the first of ``tags`` its TensorBoard events hold."""
+def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...],
+                   runs: Collection[str] | None = None) -> dict[str, tuple[list[int], list[float]]]:
+    """Per run (first folder below each log root; only ``runs`` when given): the first of ``tags`` its
+    TensorBoard events hold."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     curves = {}
@@ -94,15 +97,21 @@ def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...]) -> dict[str, tup
             if tag is not None:
                 events = acc.Scalars(tag)
                 name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
-                curves[name] = ([e.step for e in events], [e.value for e in events])
+                if runs is None or name in runs:
+                    curves[name] = ([e.step for e in events], [e.value for e in events])
     return curves
 
 
-def _plot_curves(curves: dict, path: Path, ylabel: str, title: str, marker: str | None = None) -> Path:
-    # One panel per method (losses of different methods are on different scales); MCR runs dashed.
+def method_of(run: str) -> str:
+    return run.split("-")[0]
+
+
+def _plot_curves(curves: dict, path: Path, ylabel: str, title: str, marker: str | None = None,
+                 panel_of: Callable[[str], str] = method_of) -> Path:
+    # One panel per method by default (losses of different methods are on different scales); MCR runs dashed.
     panels: dict[str, list[str]] = {}
     for name in sorted(curves):
-        panels.setdefault(name.split("-")[0], []).append(name)
+        panels.setdefault(panel_of(name), []).append(name)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (method, names) in zip(axes[0], panels.items()):
         for i, name in enumerate(names):
@@ -131,8 +140,15 @@ def training_curves(log_dirs: list[Path], out_dir: Path) -> list[Path]:
     if curves := _scalar_curves(log_dirs, ("ssl", "loss")):
         paths.append(_plot_curves(curves, out_dir / "curves_ssl_loss.png", "SSL loss",
                                   "training curves: the base SSL loss of each run (TensorBoard logs; MCR dashed)"))
-    if curves := _scalar_curves(log_dirs, ("knn/top1",)):
-        paths.append(_plot_curves(curves, out_dir / "curves_knn_top1.png", "kNN top-1 (held out)",
-                                  "online kNN during pretraining (k=200, T=0.1 unless the config says otherwise; "
-                                  "MCR dashed)", marker="o"))
-    return paths
+    return paths + online_knn_curves(log_dirs, out_dir)
+
+
+def online_knn_curves(log_dirs: list[Path], out_dir: Path, runs: Collection[str] | None = None,
+                      panel_of: Callable[[str], str] = method_of) -> list[Path]:
+    """The online kNN monitor's top-1 of each run (of ``runs`` when given), if any run logged it; one panel
+    per ``panel_of(run name)``."""
+    if not (curves := _scalar_curves(log_dirs, ("knn/top1",), runs)):
+        return []
+    return [_plot_curves(curves, out_dir / "curves_knn_top1.png", "kNN top-1 (held out)",
+                         "online kNN during pretraining (k=200, T=0.1 unless the config says otherwise; MCR dashed)",
+                         marker="o", panel_of=panel_of)]

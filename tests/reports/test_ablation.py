@@ -82,3 +82,25 @@ def test_markdown_lists_shared_protocols_once(tmp_path):
     write_ablation_report(results, variants, tmp_path / "out", "Ablations")
     md = (tmp_path / "out" / "report.md").read_text()
     assert md.count("T=0.1") == 1 and md.count("as listed under the first table") == 1
+
+
+def test_online_knn_curves_of_the_variant_runs_only_one_panel_per_seed(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from mcr_eval.reports.plots import _scalar_curves
+
+    logs = tmp_path / "runs"
+    for run in ("a", "b", "other-s0"):
+        writer = SummaryWriter(str(logs / run / "20261129_000000" / "vis_data"))
+        for step, value in ((125, 0.2), (250, 0.3)):
+            writer.add_scalar("knn/top1", value, step)
+        writer.close()
+    assert set(_scalar_curves([logs], ("knn/top1",), {"a", "b"})) == {"a", "b"}
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    html = write_ablation_report(results, VARIANTS, tmp_path / "out", "Ablations", log_dirs=[logs]).read_text()
+    assert 'src="figures/curves_knn_top1.png"' in html
+    assert (tmp_path / "out" / "figures" / "curves_knn_top1.png").stat().st_size > 1000
+    # Without logged curves (the 300-iteration ablations) there is no curve figure.
+    plain = write_ablation_report(results, VARIANTS, tmp_path / "plain", "Ablations", log_dirs=[tmp_path / "none"])
+    assert "curves_knn_top1" not in plain.read_text()
