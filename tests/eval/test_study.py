@@ -204,3 +204,16 @@ def test_a_borrowed_run_is_never_retrained_by_the_study_that_borrows_it(tmp_path
     (home / "results" / f"{run.name}.jsonl").write_text("{}\n")
     assert pretrain(study, run, out) == "simclr-mcr-s1: borrowed from the 'scenes-full' study"
     assert meta.read_text() == json.dumps({"iters": 1860, "seed": 1})
+
+
+def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_recipe_rate_runs():
+    from mcr_eval.lr_selection import choose
+    from mcr_eval.study_plans import CHOSEN_LR
+
+    chosen = {(c.method, c.regularizer): c.run.lr_factor
+              for c in choose(STUDIES["scenes-lr"], ROOT / "reports" / "scenes-lr")}
+    assert chosen == CHOSEN_LR
+    for run in STUDIES["scenes-chosen-lr"].runs:
+        method, reg = run.name.split("-")[:2]
+        assert run.lr_factor == CHOSEN_LR[(method, reg)]
+        assert (run.home == "scenes") == (run.lr_factor == 1.0), run.name
