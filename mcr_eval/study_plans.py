@@ -56,6 +56,7 @@ class Study:
     test_data: str | None = None  # eval_data is then a validation split; see mcr_eval/lr_selection.py
     scale: Scale = field(default_factory=Scale)
     parts: tuple[tuple[str, ...], ...] = ()  # ``--only`` patterns of the parts a long study is regenerated in
+    lr_chosen_by: str = ""  # the selection study whose chosen rate each side trains at
 
 
 def _config(method: str, regularizer: str, dataset: str, ablation: str = "") -> str:
@@ -211,7 +212,7 @@ STUDIES = {
     "scenes-chosen-lr": Study(
         "scenes-chosen-lr", "SimCLR and BYOL with and without MCR on the factor scenes, each side at the learning "
         "rate chosen on validation scenes", _chosen_lr_runs(), "scenes?n=4000", "scenes?n=2000&n_test=1000",
-        "factors"),
+        "factors", lr_chosen_by="scenes-lr"),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
         "scenes?n=2000&n_test=1000", "factors", ablation=True,

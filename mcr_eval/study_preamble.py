@@ -126,6 +126,15 @@ def _regeneration(study: Study, timing: dict) -> str:
 
 def _same_budget(study: Study) -> str:
     factors = sorted({r.lr_factor for r in study.runs})
+    if study.lr_chosen_by:
+        sides = {}
+        for r in study.runs:
+            method, reg = r.name.split("-")[:2]
+            sides[f"{method}{'+MCR' if reg == 'mcr' else ''}"] = r.lr_factor
+        rates = ", ".join(f"{side} {f:g}x" for side, f in sorted(sides.items()))
+        return ("**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch and "
+                f"seeds; each side trains at the learning rate `reports/{study.lr_chosen_by}` chose for it on its "
+                f"validation split ({rates} the recipe's, scaled linearly to the batch).")
     if factors != [1.0]:
         return ("**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch and "
                 f"seed, and each learning rate ({', '.join(f'{f:g}' for f in factors)} times the recipe's, scaled "

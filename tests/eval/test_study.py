@@ -217,3 +217,10 @@ def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_
         method, reg = run.name.split("-")[:2]
         assert run.lr_factor == CHOSEN_LR[(method, reg)]
         assert (run.home == "scenes") == (run.lr_factor == 1.0), run.name
+
+
+def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(tmp_path):
+    text = preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path)
+    assert ("each side trains at the learning rate `reports/scenes-lr` chose for it on its validation split "
+            "(byol 0.5x, byol+MCR 1x, simclr 0.5x, simclr+MCR 0.5x the recipe's") in text
+    assert "is tried on both sides" not in text
