@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcr_eval.study_plans import Run, Study
+from mcr_eval.study_plans import Run, Study, results_path
 from mcr_train.errors import TrainingError
 
 SELECTION_KNN = {"k": 200, "T": 0.1}
@@ -60,7 +60,7 @@ def choose(study: Study, out: Path) -> list[Choice]:
             groups[(method, regularizer)].append(run)
     choices = []
     for (method, regularizer), runs in groups.items():
-        scores = {r.lr_factor: _knn_top1(out / "results" / f"{r.name}.jsonl") for r in runs}
+        scores = {r.lr_factor: _knn_top1(results_path(out, study, r)) for r in runs}
         if any(v is None for v in scores.values()):
             continue
         best = max(runs, key=lambda r: (scores[r.lr_factor], -abs(r.lr_factor - 1.0)))

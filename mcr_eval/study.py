@@ -84,7 +84,7 @@ def pretrain(study: Study, run: Run, out: Path) -> str:
                           f"run `python -m mcr_eval.study {run.home}` first")
     if is_trained(work, study, run):
         return f"{run.name}: already trained"
-    if _exported_at_scale(work, study, run) and (out / "results" / f"{run.name}.jsonl").is_file():
+    if _exported_at_scale(work, study, run) and results_path(out, study, run).is_file():
         # A clone of the published reports: weights are not committed, but the run's logs and results are.
         return f"{run.name}: already trained and evaluated (weights not kept; logs and results are)"
     if work.exists():
@@ -123,7 +123,7 @@ def evaluate_in_process(study: Study, run: Run, out: Path, results: Path) -> Non
 
 def evaluate(study: Study, run: Run, out: Path) -> str:
     """kNN, fast linear probe, representation metrics and the audit of one encoder into ``results/<run>.jsonl``."""
-    final = out / "results" / f"{run.name}.jsonl"
+    final = results_path(out, study, run)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Two invocations of a study may overlap (say, a resumed one); the lock makes the second wait and skip.
     with open(final.with_suffix(".evaluating"), "a") as lock:
@@ -222,7 +222,7 @@ def run_study(study: Study, out: Path, jobs: int, steps: Sequence[str], only: Se
             if r.home and not results_path(out, study, r).is_file():
                 raise ConfigError(f"run {r.name} belongs to the '{r.home}' study and is not evaluated yet; "
                                   f"run `python -m mcr_eval.study {r.home}` first")
-        todo = [r for r in own if not (out / "results" / f"{r.name}.jsonl").is_file()]
+        todo = [r for r in own if not results_path(out, study, r).is_file()]
         tick = time.perf_counter()
         tasks = [lambda r=r: evaluate(study, r, out) for r in own] + [lambda: attribute(study, out)]
         _pool(jobs, tasks, f"{study.name}: evaluation, audit and attribution")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcr_eval.study_plans import Study, run_dir, unique_runs
+from mcr_eval.study_plans import Study, results_path, run_dir, unique_runs
 
 
 def parallel_wall_s(seconds: Sequence[float], jobs: int) -> float:
@@ -147,7 +147,7 @@ def preamble(study: Study, timing: dict, out: Path) -> str:
     """Scale, hardware and the regeneration command, stated at the top of the report."""
     s = study.scale
     shown = [r for r in study.runs if r.table or not study.ablation]  # not the runs borrowed for the spread row
-    evaluated = [r for r in shown if r.home or (out / "results" / f"{r.name}.jsonl").is_file()]
+    evaluated = [r for r in shown if r.home or results_path(out, study, r).is_file()]
     methods = ", ".join(sorted({r.name.split("-")[0] for r in evaluated})) or "(none yet)"
     seeds = sorted({r.seed for r in evaluated})
     seed_list = ", ".join(map(str, seeds)) or "(none yet)"
