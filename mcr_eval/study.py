@@ -1,5 +1,5 @@
 """The published studies behind ``reports/scenes``, ``reports/scenes-full``, ``reports/fashion-mnist``,
-``reports/scenes-lr`` and ``reports/ablations``.
+``reports/scenes-lr``, ``reports/ablations`` and the other folders under ``reports/``.
 
 ``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
 each encoder, audits them, and writes the report. Every step is resumable: a run whose ``encoder.json``
@@ -198,7 +198,8 @@ def report(study: Study, out: Path, timing: dict) -> None:
 
         variants = [(r.table, r.variant, r.name) for r in study.runs if r.table]
         logs = sorted({run_dir(out, study, r).parent for r in study.runs if r.table})
-        index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread, logs)
+        index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread, logs,
+                                      study.contrasts)
         print(f"ablation report: {index}")
         return
     (out / "preamble.md").write_text(text)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcr_eval.study_plans import Study, results_path, run_dir, unique_runs
+from mcr_eval.study_plans import STUDIES, Study, results_path, run_dir, unique_runs
 
 
 def parallel_wall_s(seconds: Sequence[float], jobs: int) -> float:
@@ -121,10 +121,15 @@ def _regeneration(study: Study, timing: dict) -> str:
         minutes = (f"pretraining about {parallel_wall_s(runs, 2) / 60:.0f} min at 2 single-threaded jobs, computed "
                    "from the measured per-run times in `timing.json` (the runs were trained in more than one "
                    "sitting)")
-    return f"**Regenerate.** `{command}` (resumable). Measured here: {minutes}{'; ' * bool(evaluated)}{evaluated}."
+    homes = sorted({r.home for r in study.runs if r.home})
+    after = "".join(f", after `python -m mcr_eval.study {home}`, whose runs it borrows" for home in homes)
+    return (f"**Regenerate.** `{command}` (resumable{after}). Measured here: {minutes}"
+            f"{'; ' * bool(evaluated)}{evaluated}.")
 
 
 def _same_budget(study: Study) -> str:
+    if study.budget:
+        return study.budget
     factors = sorted({r.lr_factor for r in study.runs})
     if study.lr_chosen_by:
         sides = {}
@@ -153,6 +158,9 @@ def preamble(study: Study, timing: dict, out: Path) -> str:
     seed_list = ", ".join(map(str, seeds)) or "(none yet)"
     missing = sorted({r.name for r in shown} - {r.name for r in evaluated})
     pending = (f" **Not run yet:** {', '.join(missing)}; this report covers the other runs." if missing else "")
+    borrowed = sorted({r.home for r in shown if r.home and STUDIES[r.home].scale.iters != s.iters})
+    pending += "".join(f" The rows borrowed from `reports/{home}/` were trained for that study's "
+                       f"{STUDIES[home].scale.iters} iterations." for home in borrowed)
     return "\n".join([
         f"## {study.title}", "",
         "**Scale and hardware.** ResNet-18 (CIFAR stem) at width "

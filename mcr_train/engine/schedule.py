@@ -1,7 +1,8 @@
 """Iteration schedule: epochs -> iterations, the ``--max-iters`` cap, and the LR schedule.
 
-A cap compresses the whole schedule (warm-up, cosine decay, EMA momentum, MEC's 1/lambda warm-up) into
-the capped length, so a quick run is a complete, shorter run rather than the first part of a long one.
+A cap (never longer than the schedule) compresses the whole schedule (warm-up, cosine decay, EMA momentum,
+MEC's 1/lambda warm-up) into the capped length, so a quick run is a complete, shorter run rather than the
+first part of a long one.
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ def plan_schedule(
     planned = max(1, int(round(epochs * iters_per_epoch)))
     if max_iters_cap is not None and max_iters_cap < 1:
         raise ConfigError(f"--max-iters must be a positive integer, got {max_iters_cap}")
-    max_iters = min(planned, max_iters_cap) if max_iters_cap else planned
+    if max_iters_cap is not None and max_iters_cap > planned:
+        # A cap only shortens; silently training the shorter schedule would mislabel the run.
+        raise ConfigError(
+            f"--max-iters {max_iters_cap} exceeds the schedule's {planned} iterations ({epochs:g} epochs of "
+            f"{iters_per_epoch}); raise schedule.epochs to train longer"
+        )
+    max_iters = max_iters_cap or planned
     warmup = int(round(warmup_epochs * iters_per_epoch * max_iters / planned))
     return IterSchedule(iters_per_epoch, planned, max_iters, epochs, min(warmup, max_iters - 1))
 

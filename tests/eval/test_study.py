@@ -224,3 +224,32 @@ def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(
     assert ("each side trains at the learning rate `reports/scenes-lr` chose for it on its validation split "
             "(byol 0.5x, byol+MCR 1x, simclr 0.5x, simclr+MCR 0.5x the recipe's") in text
     assert "is tried on both sides" not in text
+
+
+def test_every_run_a_study_trains_plans_exactly_the_studys_iterations():
+    """A study longer than the recipe must plan more epochs: ``--max-iters`` only shortens a schedule."""
+    from mcr_train.engine.schedule import plan_schedule
+
+    train_sizes = {"fashion-mnist": 60000}
+    for study in STUDIES.values():
+        spec = study.train_spec
+        n = int(spec.split("n=")[1].split("&")[0]) if "n=" in spec else train_sizes[spec]
+        for run in unique_runs(study):
+            if run.home:
+                continue
+            schedule = Config.fromfile(str(ROOT / run.config)).schedule
+            epochs = float(next((o.split("=")[1] for o in run.options if o.startswith("schedule.epochs=")),
+                                schedule.epochs))
+            plan = plan_schedule(n, study.scale.batch, epochs, schedule.warmup_epochs, study.scale.iters)
+            assert plan.max_iters == study.scale.iters, (study.name, run.name)
+    assert "schedule.epochs=60" in unique_runs(STUDIES["scenes-full-2x"], ("simclr-none-2x-s0",))[0].options
+
+
+def test_the_double_schedule_preamble_states_the_unequal_budget_and_the_borrowed_rows_scale(tmp_path):
+    text = preamble(STUDIES["scenes-full-2x"], {}, tmp_path / "scenes-full-2x")
+    assert "3720 iterations at batch 64" in text
+    assert "The rows borrowed from `reports/scenes-full/` were trained for that study's 1860 iterations." in text
+    assert "**Budget: unequal on purpose.**" in text and "nothing was tuned for either side" not in text
+    assert ("(resumable, after `python -m mcr_eval.study scenes-full`, whose runs it borrows)" in text)
+    # A study that borrows runs at its own scale says nothing about a different scale.
+    assert "were trained for that study's" not in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "x")

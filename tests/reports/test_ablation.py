@@ -104,3 +104,55 @@ def test_online_knn_curves_of_the_variant_runs_only_one_panel_per_seed(tmp_path)
     # Without logged curves (the 300-iteration ablations) there is no curve figure.
     plain = write_ablation_report(results, VARIANTS, tmp_path / "plain", "Ablations", log_dirs=[tmp_path / "none"])
     assert "curves_knn_top1" not in plain.read_text()
+
+
+def seeded_knn(run, seed, value):
+    return {**rec(run, "knn", "top1", value, {"k": 200, "T": 0.1}), "seed": seed}
+
+
+def test_a_label_given_for_several_seeds_is_one_row_and_contrasts_are_paired_by_seed():
+    from scipy import stats
+
+    base = {0: 0.20, 1: 0.30, 2: 0.19}
+    long = {0: 0.26, 1: 0.31, 2: 0.28, 3: 0.5}  # seed 3 has no 1x run: left out of the pairing
+    recs = [seeded_knn(f"base-s{s}", s, v) for s, v in base.items()]
+    recs += [seeded_knn(f"long-s{s}", s, v) for s, v in long.items()]
+    variants = [("t", "1x", f"base-s{s}") for s in base] + [("t", "2x", f"long-s{s}") for s in long]
+    (table,) = ablation_tables(recs, variants, contrasts=[("2x", "1x")])
+    assert table.rows == ["1x", "2x", "2x − 1x, paired by seed (95% t-interval)"]
+    mean_1x = sum(base.values()) / 3
+    assert table.cells[0][0].startswith(f"{mean_1x:.4f} ± ") and table.cells[0][0].endswith("(n=3)")
+    assert table.cells[1][0].endswith("(n=4)")
+    diffs = [long[s] - base[s] for s in base]  # 0.06, 0.01, 0.09
+    mean = sum(diffs) / 3
+    sd = (sum((d - mean) ** 2 for d in diffs) / 2) ** 0.5
+    half = stats.t.ppf(0.975, 2) * sd / 3 ** 0.5
+    assert table.cells[2][0] == f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}] (n=3)"
+    assert mean - half < 0  # so no significance mark
+
+
+def test_a_contrast_naming_no_row_of_any_table_is_a_clear_error():
+    with pytest.raises(DataError, match=r"contrast\(s\) \[\('all', 'none'\)\] match no ablation table"):
+        ablation_tables(records(), VARIANTS, contrasts=[("all", "none")])
+
+
+def test_contrast_rows_stay_out_of_the_bar_chart(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    bars = []
+    real_savefig = Figure.savefig
+
+    def spy(fig, path, **kwargs):
+        bars.append([t.get_text() for t in fig.axes[0].get_xticklabels()])
+        return real_savefig(fig, path, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    recs = [seeded_knn(f"{run}-s{s}", s, v + 0.01 * s) for s in (0, 1) for run, v in (("a", 0.2), ("b", 0.3))]
+    results = tmp_path / "r.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    variants = [("t", label, f"{run}-s{s}") for s in (0, 1) for label, run in (("A", "a"), ("B", "b"))]
+    write_ablation_report(results, variants, tmp_path / "out", "Ablations", contrasts=[("B", "A")])
+    md = (tmp_path / "out" / "report.md").read_text()
+    # Both seeds differ by exactly 0.1: a zero-width interval that excludes 0.
+    assert "| B − A, paired by seed (95% t-interval) | +0.1000 [+0.1000, +0.1000] (n=2) * |" in md
+    assert bars == [["A", "B"]]

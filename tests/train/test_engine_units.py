@@ -9,7 +9,7 @@ import torch
 
 from mcr_train.engine.lars import LARS
 from mcr_train.engine.schedule import plan_schedule
-from mcr_train.errors import DataError
+from mcr_train.errors import ConfigError, DataError
 from mcr_train.methods import build_method
 from mcr_train.methods.ema import cosine_momentum, ema_update, make_target
 
@@ -103,3 +103,7 @@ def test_schedule_compresses_under_a_cap():
     assert math.isclose(capped.effective_iters_per_epoch, 2.0)
     with pytest.raises(DataError, match="fewer than one global batch"):
         plan_schedule(10, 32, 1, 0)
+    with pytest.raises(ConfigError, match=r"--max-iters 301 exceeds the schedule's 300 iterations \(30 epochs of "
+                                          r"10\); raise schedule.epochs to train longer"):
+        plan_schedule(1000, 100, 30, 3, max_iters_cap=301)
+    assert plan_schedule(1000, 100, 30, 3, max_iters_cap=300).max_iters == 300
