@@ -158,7 +158,7 @@ def _bars(table: Table, out: Path, index: int, n_variants: int, has_spread: bool
                yerr=None if math.isnan(err) else err, capsize=3, label=table.columns[col].split(" ·")[0])
     ax.set_xticks([i + width * (len(picks) - 1) / 2 for i in range(len(rows))], rows, rotation=20,
                   ha="right", fontsize=8)
-    ax.set_ylabel("top-1 accuracy (mean over seeds)")
+    ax.set_ylabel("top-1 accuracy")
     title = table.title + (f"\nerror bars: {table.rows[n_variants]}" if has_spread else "")
     ax.set_title(title, fontsize=8)
     ax.legend(fontsize=7)
