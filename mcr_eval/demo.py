@@ -1,8 +1,9 @@
 """``make demo``: the embedded pipeline end to end on the factor scenes, CPU-sized.
 
-Pretrains SimCLR and SimCLR+MCR (2 seeds each) on the scenes, evaluates every encoder (kNN, fast
+Pretrains SimCLR and SimCLR+MCR (2 seeds each; BYOL and BYOL+MCR too with ``MCR_DEMO_METHODS=simclr,byol``,
+about 13 minutes more) on the scenes, evaluates every encoder (kNN, fast
 linear probe, representation metrics, retention audit, attribution), fine-tunes a few-iteration Mask R-CNN
-R18-FPN on 32 px multi-object scenes from the two seed-0 encoders (``mcr-eval detect``; their CIFAR stem
+R18-FPN on 32 px multi-object scenes from the seed-0 encoders (``mcr-eval detect``; their CIFAR stem
 goes into ``CifarStemResNet``), and writes a comparison report to ``reports/demo/``. The numbers are
 whatever these short runs give; nothing is tuned or selected.
 
@@ -16,6 +17,7 @@ import argparse
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from mcr_train.errors import ConfigError, cli_errors
@@ -28,11 +30,24 @@ SCALES = {
     "quick": dict(iters=3, batch=16, train_n=64, probe_n=120, test_n=60, audit_n=120, cf=20, attr_n=2, width=4,
                   log_every=1, det_iters=2, det_warmup=1, det_train_n=8, det_val_n=4, det_size=32),
 }
-CONFIGS = {
-    ("simclr", "none"): "configs/train/simclr_resnet18-cifar_1xb128-30e_scenes.py",
-    ("simclr", "mcr"): "configs/train/simclr-mcr_resnet18-cifar_1xb128-30e_scenes.py",
-}
+METHODS = ("simclr", "byol")
+# BYOL's four runs add about 13 minutes to the default demo's 12, past its 15-minute budget, so it is opt-in.
+DEFAULT_METHODS = ("simclr",)
 SEEDS = (0, 1)
+
+
+def config_of(method: str, regularizer: str) -> str:
+    return f"configs/train/{method}{'-mcr' if regularizer == 'mcr' else ''}_resnet18-cifar_1xb128-30e_scenes.py"
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``MCR_DEMO_METHODS`` / ``--methods``: a comma-separated subset of :data:`METHODS`, in the given order."""
+    methods = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ConfigError(f"unknown demo method(s) {unknown or [text]}; use a comma-separated subset of "
+                          f"{', '.join(METHODS)} (e.g. MCR_DEMO_METHODS=simclr,byol)")
+    return methods
 DETECTION_CONFIG = "configs/detection/mask-rcnn_r18_fpn_syncbn-1xb4-12e_scenes-32px.py"
 
 
@@ -41,23 +56,25 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
-def pretrain(root: Path, out: Path, scale: dict) -> list[Path]:
+def pretrain(root: Path, out: Path, scale: dict, methods: Sequence[str] = DEFAULT_METHODS) -> list[Path]:
     from mcr_train.cli import main as train_main
 
     work_dirs = []
-    for (method, reg), config in CONFIGS.items():
-        for seed in SEEDS:
-            work = out / "runs" / f"{method}-{reg}-s{seed}"
-            if work.exists():
-                shutil.rmtree(work)
-            start = _step(f"pretrain {method}{'+MCR' if reg == 'mcr' else ''} seed {seed} ({scale['iters']} iters)")
-            options = [f"model.backbone.width={scale['width']}", f"data.batch_size={scale['batch']}",
-                       f"data.spec=scenes?n={scale['train_n']}", "data.num_workers=0",
-                       f"log_interval={scale['log_every']}"]
-            train_main([str(root / config), "--work-dir", str(work), "--seed", str(seed),
-                        "--max-iters", str(scale["iters"]), "--cfg-options", *options])
-            print(f"    done in {time.perf_counter() - start:.0f}s -> {work}")
-            work_dirs.append(work)
+    for method in methods:
+        for reg in ("none", "mcr"):
+            config = config_of(method, reg)
+            for seed in SEEDS:
+                work = out / "runs" / f"{method}-{reg}-s{seed}"
+                if work.exists():
+                    shutil.rmtree(work)
+                start = _step(f"pretrain {method}{'+MCR' if reg == 'mcr' else ''} seed {seed} ({scale['iters']} iters)")
+                options = [f"model.backbone.width={scale['width']}", f"data.batch_size={scale['batch']}",
+                           f"data.spec=scenes?n={scale['train_n']}", "data.num_workers=0",
+                           f"log_interval={scale['log_every']}"]
+                train_main([str(root / config), "--work-dir", str(work), "--seed", str(seed),
+                            "--max-iters", str(scale["iters"]), "--cfg-options", *options])
+                print(f"    done in {time.perf_counter() - start:.0f}s -> {work}")
+                work_dirs.append(work)
     return work_dirs
 
 
@@ -80,7 +97,10 @@ def evaluate(work_dirs: list[Path], out: Path, scale: dict) -> Path:
                "--out", str(results), "--report", str(out / "audit")])
     print(f"    done in {time.perf_counter() - start:.0f}s")
     start = _step("attribution (integrated gradients, view similarity) on a few scenes")
-    eval_main(["attribute", encoders[0], encoders[len(encoders) // 2], "--n", str(scale["attr_n"]),
+    # The first method's seed-0 pair: the baseline and MCR encoders side by side.
+    first = work_dirs[0].name.split("-")[0]
+    pair = [str(w) for w in work_dirs if w.name in (f"{first}-none-s0", f"{first}-mcr-s0")]
+    eval_main(["attribute", *pair, "--n", str(scale["attr_n"]),
                "--method", "ig", "--target", "view-similarity", "--out", str(results),
                "--figures", str(out / "attribution")])
     print(f"    done in {time.perf_counter() - start:.0f}s")
@@ -88,7 +108,7 @@ def evaluate(work_dirs: list[Path], out: Path, scale: dict) -> Path:
 
 
 def detect(work_dirs: list[Path], root: Path, out: Path, results: Path, scale: dict) -> None:
-    """Mask R-CNN R18-FPN transfer of the seed-0 SimCLR and SimCLR+MCR encoders (README section 'Transfer')."""
+    """Mask R-CNN R18-FPN transfer of every seed-0 encoder, with and without MCR (README section 'Transfer')."""
     from mcr_eval.cli import main as eval_main
     from mcr_train.data.export import write_multi_scenes
 
@@ -121,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mcr_eval.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reports/demo"))
     parser.add_argument("--scale", default=os.environ.get("MCR_DEMO_SCALE", "full"), choices=sorted(SCALES))
+    parser.add_argument("--methods", default=os.environ.get("MCR_DEMO_METHODS", ",".join(DEFAULT_METHODS)),
+                        help=f"comma-separated subset of {','.join(METHODS)} (default: simclr; env MCR_DEMO_METHODS)")
     args = parser.parse_args(argv)
+    methods = parse_methods(args.methods)
     if args.scale not in SCALES:
         raise ConfigError(f"unknown demo scale {args.scale!r}; use one of {sorted(SCALES)}")
     scale, root, out = SCALES[args.scale], Path(__file__).resolve().parents[1], args.out
@@ -130,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     from mcr_train.data.preview import scenes_grid
 
     print(f"scenes and their masks: {scenes_grid(out / 'scenes' / 'scenes_grid.png')}")
-    work_dirs = pretrain(root, out, scale)
+    work_dirs = pretrain(root, out, scale, methods)
     results = evaluate(work_dirs, out, scale)
     detect(work_dirs, root, out, results, scale)
     _step("report")
