@@ -95,11 +95,13 @@ def _regeneration(study: Study, timing: dict) -> str:
     what = "evaluation" if study.audit == "none" else "evaluation and audit"
     evaluated = (f"{what} {evaluation / 60:.0f} min of single-process time "
                  f"({evaluation / 120:.0f} min at 2 jobs)") if evaluation else ""
+    homes = sorted({r.home for r in study.runs if r.home})
+    after = "".join(f", after `python -m mcr_eval.study {home}`, whose runs it borrows" for home in homes)
     if study.parts:
         walls = timing.get("parts_wall_s", {})
-        lines = [f"**Regenerate** in {len(study.parts)} parts of under 2 h each (resumable; every part rebuilds the "
-                 "report from the runs evaluated so far). Pretraining wall-clock at 2 single-threaded jobs, computed "
-                 "from the measured per-run times in `timing.json` (longest run first):", ""]
+        lines = [f"**Regenerate** in {len(study.parts)} parts of under 2 h each (resumable{after}; every part "
+                 "rebuilds the report from the runs evaluated so far). Pretraining wall-clock at 2 single-threaded "
+                 "jobs, computed from the measured per-run times in `timing.json` (longest run first):", ""]
         trained = {k for k, v in timing.get("pretraining_run_s", {}).items() if v}
         for part in study.parts:
             wall = walls.get(" ".join(part))
@@ -121,8 +123,6 @@ def _regeneration(study: Study, timing: dict) -> str:
         minutes = (f"pretraining about {parallel_wall_s(runs, 2) / 60:.0f} min at 2 single-threaded jobs, computed "
                    "from the measured per-run times in `timing.json` (the runs were trained in more than one "
                    "sitting)")
-    homes = sorted({r.home for r in study.runs if r.home})
-    after = "".join(f", after `python -m mcr_eval.study {home}`, whose runs it borrows" for home in homes)
     return (f"**Regenerate.** `{command}` (resumable{after}). Measured here: {minutes}"
             f"{'; ' * bool(evaluated)}{evaluated}.")
 
