@@ -250,6 +250,8 @@ def test_the_double_schedule_preamble_states_the_unequal_budget_and_the_borrowed
     assert "3720 iterations at batch 64" in text
     assert "The rows borrowed from `reports/scenes-full/` were trained for that study's 1860 iterations." in text
     assert "**Budget: unequal on purpose.**" in text and "nothing was tuned for either side" not in text
-    assert ("(resumable, after `python -m mcr_eval.study scenes-full`, whose runs it borrows)" in text)
+    assert "(resumable, after `python -m mcr_eval.study scenes-full`, whose runs it borrows; every part" in text
+    assert ("(resumable, after `python -m mcr_eval.study scenes`, whose runs it borrows). Measured here"
+            in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "y"))
     # A study that borrows runs at its own scale says nothing about a different scale.
     assert "were trained for that study's" not in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "x")
