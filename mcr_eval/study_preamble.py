@@ -96,7 +96,8 @@ def _regeneration(study: Study, timing: dict) -> str:
     evaluated = (f"{what} {evaluation / 60:.0f} min of single-process time "
                  f"({evaluation / 120:.0f} min at 2 jobs)") if evaluation else ""
     homes = sorted({r.home for r in study.runs if r.home})
-    after = "".join(f", after `python -m mcr_eval.study {home}`, whose runs it borrows" for home in homes)
+    after = (", after " + " and ".join(f"`python -m mcr_eval.study {home}`" for home in homes)
+             + ", whose runs it borrows") if homes else ""
     if study.parts:
         walls = timing.get("parts_wall_s", {})
         lines = [f"**Regenerate** in {len(study.parts)} parts of under 2 h each (resumable{after}; every part "

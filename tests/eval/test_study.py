@@ -18,6 +18,7 @@ from mcr_eval.study import (
     train_command,
     unique_runs,
 )
+from mcr_eval.study_plans import DOUBLE_SEEDS
 from mcr_eval.study_preamble import parallel_wall_s, preamble, run_span
 from mcr_train.errors import ConfigError
 
@@ -255,3 +256,18 @@ def test_the_double_schedule_preamble_states_the_unequal_budget_and_the_borrowed
             in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "y"))
     # A study that borrows runs at its own scale says nothing about a different scale.
     assert "were trained for that study's" not in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "x")
+
+
+def test_a_study_borrowing_from_two_studies_names_both_in_order_and_states_equal_iterations(tmp_path):
+    study = STUDIES["scenes-full-2x-mcr"]
+    text = preamble(study, {}, tmp_path / study.name)
+    assert ("(resumable, after `python -m mcr_eval.study scenes-full` and `python -m mcr_eval.study scenes-full-2x`, "
+            "whose runs it borrows; every part") in text
+    assert "**Same iterations for both sides at each length.**" in text
+    # The like-for-like rows: every seed has both sides at both lengths, and only the MCR 2x runs train here.
+    by_variant = {}
+    for run in study.runs:
+        by_variant.setdefault(run.variant, set()).add(run.seed)
+    assert len(by_variant) == 4 and all(seeds == set(DOUBLE_SEEDS) for seeds in by_variant.values())
+    assert {r.name for r in study.runs if not r.home} == {f"simclr-mcr-2x-s{s}" for s in DOUBLE_SEEDS}
+    assert {r.name for p in study.parts for r in unique_runs(study, p)} == {f"simclr-mcr-2x-s{s}" for s in DOUBLE_SEEDS}
