@@ -181,16 +181,22 @@ def _double_schedule_runs() -> tuple[Run, ...]:
     iterations, and does a baseline given more compute than an MCR run (an MCR step costs 2.5-3x a baseline
     step here) reach what MCR reached? ``--max-iters`` only shortens a schedule, so the 2x runs plan 60 epochs."""
     table = "SimCLR, seeds 0-4: twice the full schedule against the full schedule with and without MCR"
-    base, mcr = _config("simclr", "none", "scenes"), _config("simclr", "mcr", "scenes")
-    runs = []
-    for seed in DOUBLE_SEEDS:
-        runs += [Run(f"simclr-none-s{seed}", base, seed, FULL_MONITOR, home="scenes-full", table=table,
-                     variant="SimCLR, 1,860 iterations"),
-                 Run(f"simclr-mcr-s{seed}", mcr, seed, FULL_MONITOR, home="scenes-full", table=table,
-                     variant="SimCLR+MCR, 1,860 iterations"),
-                 Run(f"simclr-none-2x-s{seed}", base, seed, (*FULL_MONITOR, "schedule.epochs=60"), table=table,
-                     variant="SimCLR, 3,720 iterations")]
-    return tuple(runs)
+    return tuple(run for seed in DOUBLE_SEEDS
+                 for run in (*_full_schedule_pair(seed, table), _double_run("none", seed, table, None)))
+
+
+def _full_schedule_pair(seed: int, table: str) -> tuple[Run, Run]:
+    """The scenes-full SimCLR runs of one seed, without and with MCR, as rows of another study's table."""
+    return tuple(Run(f"simclr-{reg}-s{seed}", _config("simclr", reg, "scenes"), seed, FULL_MONITOR,
+                     home="scenes-full", table=table, variant=f"SimCLR{'+MCR' if reg == 'mcr' else ''}, 1,860 "
+                     "iterations") for reg in ("none", "mcr"))
+
+
+def _double_run(regularizer: str, seed: int, table: str, home: str | None) -> Run:
+    """SimCLR with or without MCR at 3,720 iterations: 60 planned epochs, the cosine over all of them."""
+    return Run(f"simclr-{regularizer}-2x-s{seed}", _config("simclr", regularizer, "scenes"), seed,
+               (*FULL_MONITOR, "schedule.epochs=60"), home=home, table=table,
+               variant=f"SimCLR{'+MCR' if regularizer == 'mcr' else ''}, 3,720 iterations")
 
 
 def _double_schedule_mcr_runs() -> tuple[Run, ...]:
@@ -198,18 +204,9 @@ def _double_schedule_mcr_runs() -> tuple[Run, ...]:
     like-for-like comparison (same views, same iterations) at a length where the baseline's kNN has flattened.
     The 1,860-iteration pair of each seed is borrowed too, so the table shows what doubling gives each side."""
     table = "SimCLR with and without MCR, seeds 0-4: twice the full schedule (3,720 iterations) and the full one"
-    base, mcr = _config("simclr", "none", "scenes"), _config("simclr", "mcr", "scenes")
-    runs = []
-    for seed in DOUBLE_SEEDS:
-        runs += [Run(f"simclr-none-s{seed}", base, seed, FULL_MONITOR, home="scenes-full", table=table,
-                     variant="SimCLR, 1,860 iterations"),
-                 Run(f"simclr-mcr-s{seed}", mcr, seed, FULL_MONITOR, home="scenes-full", table=table,
-                     variant="SimCLR+MCR, 1,860 iterations"),
-                 Run(f"simclr-none-2x-s{seed}", base, seed, (*FULL_MONITOR, "schedule.epochs=60"),
-                     home="scenes-full-2x", table=table, variant="SimCLR, 3,720 iterations"),
-                 Run(f"simclr-mcr-2x-s{seed}", mcr, seed, (*FULL_MONITOR, "schedule.epochs=60"), table=table,
-                     variant="SimCLR+MCR, 3,720 iterations")]
-    return tuple(runs)
+    return tuple(run for seed in DOUBLE_SEEDS
+                 for run in (*_full_schedule_pair(seed, table), _double_run("none", seed, table, "scenes-full-2x"),
+                             _double_run("mcr", seed, table, None)))
 
 
 STUDIES = {
