@@ -27,7 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mcr_eval.lr_selection import choose, evaluate_chosen, selection_markdown
-from mcr_eval.study_plans import ROOT, STUDIES, Run, Study, results_path, run_dir, unique_runs  # noqa: F401  (re-exported)
+from mcr_eval.study_plans import (  # noqa: F401  (re-exported)
+    ROOT,
+    STUDIES,
+    Run,
+    Study,
+    results_path,
+    run_dir,
+    table_runs,
+    unique_runs,
+)
 from mcr_eval.study_preamble import preamble, update_timing
 from mcr_train.errors import ConfigError, TrainingError, cli_errors
 
@@ -196,10 +205,12 @@ def report(study: Study, out: Path, timing: dict) -> None:
     if study.ablation:
         from mcr_eval.reports.ablation import write_ablation_report
 
-        variants = [(r.table, r.variant, r.name) for r in study.runs if r.table]
+        variants = [(r.table, r.variant, r.name) for r in table_runs(study, out)]
+        labels = {variant for _, variant, _ in variants}
+        contrasts = [c for c in study.contrasts if set(c) <= labels]  # a pending row has no contrast yet
         logs = sorted({run_dir(out, study, r).parent for r in study.runs if r.table})
         index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread, logs,
-                                      study.contrasts)
+                                      contrasts)
         print(f"ablation report: {index}")
         return
     (out / "preamble.md").write_text(text)

@@ -318,3 +318,28 @@ def unique_runs(study: Study, only: Sequence[str] = ()) -> list[Run]:
         raise ConfigError(f"--only {' '.join(only)} matches no run of '{study.name}'; its runs are "
                           f"{', '.join(r.name for r in runs)}")
     return chosen
+
+
+def is_evaluated(out: Path, study: Study, run: Run) -> bool:
+    """Borrowed runs count as evaluated: the study runner refuses to report before their home study is."""
+    return run.home is not None or results_path(out, study, run).is_file()
+
+
+def table_runs(study: Study, out: Path) -> list[Run]:
+    """The ablation-table rows a report can show now (a part of a study leaves runs pending): the evaluated
+    runs, and where a table's rows span several seeds, only the seeds every row of that table has, so its
+    row means and its paired contrasts cover the same seeds."""
+    tables: dict[str, list[Run]] = {}
+    for run in study.runs:
+        if run.table and is_evaluated(out, study, run):
+            tables.setdefault(run.table, []).append(run)
+    shown = []
+    for runs in tables.values():
+        seeds_of = {}
+        for run in runs:
+            seeds_of.setdefault(run.variant, set()).add(run.seed)
+        if any(len(seeds) > 1 for seeds in seeds_of.values()):
+            common = set.intersection(*seeds_of.values())
+            runs = [r for r in runs if r.seed in common]
+        shown += runs
+    return shown

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcr_eval.study_plans import STUDIES, Study, results_path, run_dir, unique_runs
+from mcr_eval.study_plans import STUDIES, Study, is_evaluated, run_dir, table_runs, unique_runs
 
 
 def parallel_wall_s(seconds: Sequence[float], jobs: int) -> float:
@@ -153,12 +153,16 @@ def preamble(study: Study, timing: dict, out: Path) -> str:
     """Scale, hardware and the regeneration command, stated at the top of the report."""
     s = study.scale
     shown = [r for r in study.runs if r.table or not study.ablation]  # not the runs borrowed for the spread row
-    evaluated = [r for r in shown if r.home or results_path(out, study, r).is_file()]
-    methods = ", ".join(sorted({r.name.split("-")[0] for r in evaluated})) or "(none yet)"
-    seeds = sorted({r.seed for r in evaluated})
+    evaluated = [r for r in shown if is_evaluated(out, study, r)]
+    tabled = table_runs(study, out) if study.ablation else evaluated
+    methods = ", ".join(sorted({r.name.split("-")[0] for r in tabled})) or "(none yet)"
+    seeds = sorted({r.seed for r in tabled})
     seed_list = ", ".join(map(str, seeds)) or "(none yet)"
     missing = sorted({r.name for r in shown} - {r.name for r in evaluated})
     pending = (f" **Not run yet:** {', '.join(missing)}; this report covers the other runs." if missing else "")
+    if len(tabled) < len(evaluated):
+        pending += (f" Its tables keep only the seeds every row of a table has ({seed_list}), so row means and "
+                    "paired rows cover the same seeds.")
     borrowed = sorted({r.home for r in shown if r.home and STUDIES[r.home].scale.iters != s.iters})
     pending += "".join(f" The rows borrowed from `reports/{home}/` were trained for that study's "
                        f"{STUDIES[home].scale.iters} iterations." for home in borrowed)

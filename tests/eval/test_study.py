@@ -18,7 +18,7 @@ from mcr_eval.study import (
     train_command,
     unique_runs,
 )
-from mcr_eval.study_plans import DOUBLE_SEEDS
+from mcr_eval.study_plans import DOUBLE_SEEDS, table_runs
 from mcr_eval.study_preamble import parallel_wall_s, preamble, run_span
 from mcr_train.errors import ConfigError
 
@@ -271,3 +271,27 @@ def test_a_study_borrowing_from_two_studies_names_both_in_order_and_states_equal
     assert len(by_variant) == 4 and all(seeds == set(DOUBLE_SEEDS) for seeds in by_variant.values())
     assert {r.name for r in study.runs if not r.home} == {f"simclr-mcr-2x-s{s}" for s in DOUBLE_SEEDS}
     assert {r.name for p in study.parts for r in unique_runs(study, p)} == {f"simclr-mcr-2x-s{s}" for s in DOUBLE_SEEDS}
+
+
+def test_a_part_of_a_study_tables_only_the_seeds_every_row_has(tmp_path):
+    study = STUDIES["scenes-full-2x-mcr"]
+    out = tmp_path / study.name
+    assert {r.seed for r in table_runs(study, out)} == set(DOUBLE_SEEDS)  # the pending row is left out, not the seeds
+    assert "Its tables keep only" not in preamble(study, {}, out)
+    (out / "results").mkdir(parents=True)
+    for seed in (0, 1):
+        (out / "results" / f"simclr-mcr-2x-s{seed}.jsonl").write_text("{}\n")
+    shown = table_runs(study, out)
+    assert len(shown) == 8 and {r.seed for r in shown} == {0, 1}
+    assert {r.variant for r in shown} == {r.variant for r in study.runs}
+    text = preamble(study, {}, out)
+    assert "seeds 0, 1;" in text and "Its tables keep only the seeds every row of a table has (0, 1)" in text
+    assert "**Not run yet:** simclr-mcr-2x-s2, simclr-mcr-2x-s3, simclr-mcr-2x-s4;" in text
+    # One seed per row (the ablations study): a pending variant drops its own row only.
+    ablations = STUDIES["ablations"]
+    own = [r for r in ablations.runs if r.table and not r.home]
+    for run in own[1:]:
+        (tmp_path / "ablations" / "results").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ablations" / "results" / f"{run.name}.jsonl").write_text("{}\n")
+    shown = {r.name for r in table_runs(ablations, tmp_path / "ablations")}
+    assert own[0].name not in shown and {r.name for r in own[1:]} <= shown
