@@ -93,8 +93,8 @@ def _regeneration(study: Study, timing: dict) -> str:
     command = f"python -m mcr_eval.study {study.name} --out reports/{study.name}"
     evaluation = timing.get("evaluation_sum_s")
     what = "evaluation" if study.audit == "none" else "evaluation and audit"
-    evaluated = (f"{what} {evaluation / 60:.0f} min of single-process time "
-                 f"({evaluation / 120:.0f} min at 2 jobs)") if evaluation else ""
+    evaluated = (f"{what} {_duration(evaluation)} of single-process time "
+                 f"({_duration(evaluation / 2)} at 2 jobs)") if evaluation else ""
     homes = sorted({r.home for r in study.runs if r.home})
     after = (", after " + " and ".join(f"`python -m mcr_eval.study {home}`" for home in homes)
              + ", whose runs it borrows") if homes else ""
@@ -147,6 +147,11 @@ def _same_budget(study: Study) -> str:
                 "linearly to the batch) is tried on both sides.")
     return ("**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch, seeds "
             "and learning rate (the recipe's, scaled linearly to the batch); nothing was tuned for either side.")
+
+
+def _duration(seconds: float) -> str:
+    """Whole minutes, or seconds below two minutes (where rounding to minutes would say 0 or 1)."""
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def preamble(study: Study, timing: dict, out: Path) -> str:

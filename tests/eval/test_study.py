@@ -64,6 +64,9 @@ def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_p
     assert text.count("not run yet") == len(study.parts) - 2
     assert "\n\nEvaluation and audit 10 min of single-process time (5 min at 2 jobs)." in text
     assert "methods simclr, seed 0;" in text and "**Not run yet:** barlowtwins-mcr-s0" in text
+    # Under two minutes the time is given in seconds, never as "0 min".
+    short = preamble(study, {**timing, "evaluation_sum_s": 37}, tmp_path)
+    assert "\n\nEvaluation and audit 37 s of single-process time (18 s at 2 jobs)." in short
 
 
 def test_preamble_quotes_the_span_only_when_the_runs_were_trained_in_one_sitting(tmp_path):
