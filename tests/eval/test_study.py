@@ -298,3 +298,43 @@ def test_a_part_of_a_study_tables_only_the_seeds_every_row_has(tmp_path):
         (tmp_path / "ablations" / "results" / f"{run.name}.jsonl").write_text("{}\n")
     shown = {r.name for r in table_runs(ablations, tmp_path / "ablations")}
     assert own[0].name not in shown and {r.name for r in own[1:]} <= shown
+
+
+def _knn_record(run: str, seed: int, value: float) -> str:
+    return json.dumps({"run": run, "method": "simclr", "regularizer": "mcr" if "-mcr" in run else "none",
+                       "backbone": "resnet18-cifar-w16", "pretrain_data": "scenes?n=4000", "epochs": 30, "seed": seed,
+                       "task": "knn", "dataset": "scenes?n=2000&n_test=1000", "split": "test",
+                       "protocol": {"k": 200, "T": 0.1}, "metric": "top1", "value": value, "n": 1000,
+                       "created": "2026-11-29T00:00:00Z", "suite_version": "0.1.0"}) + "\n"
+
+
+def test_the_report_of_a_part_pairs_the_evaluated_seeds_and_leaves_out_contrasts_of_pending_rows(tmp_path):
+    from mcr_eval.study import report
+
+    study = STUDIES["scenes-full-2x-mcr"]
+    out = tmp_path / study.name
+    knn = {"simclr-none-s": 0.30, "simclr-mcr-s": 0.40, "simclr-none-2x-s": 0.66}
+    for run in study.runs:
+        if run.home:
+            folder = tmp_path / run.home / "results"
+            folder.mkdir(parents=True, exist_ok=True)
+            value = knn[run.name[:-1]] + run.seed / 100
+            (folder / f"{run.name}.jsonl").write_text(_knn_record(run.name, run.seed, value))
+    # No MCR 2x run evaluated yet: its row and the two contrasts that name it are left out.
+    out.mkdir()
+    report(study, out, {})
+    text = (out / "report.md").read_text()
+    assert "SimCLR+MCR, 3,720 iterations |" not in text and "0.6800 ± 0.0158 (n=5)" in text
+    assert text.count("paired by seed (95% t-interval) |") == 2
+    # Part 1 evaluated (seeds 0 and 1): every row and contrast covers those two seeds only.
+    (out / "results").mkdir()
+    for seed, value in ((0, 0.65), (1, 0.68)):
+        (out / "results" / f"simclr-mcr-2x-s{seed}.jsonl").write_text(
+            _knn_record(f"simclr-mcr-2x-s{seed}", seed, value))
+    report(study, out, {})
+    text = (out / "report.md").read_text()
+    assert "| SimCLR, 3,720 iterations | 0.6650 ± 0.0071 (n=2) |" in text
+    # MCR − baseline at 3,720: 0.65 - 0.66 and 0.68 - 0.67, mean 0, t(0.975, 1) * 0.01414 / sqrt(2) = 0.1271.
+    assert ("| SimCLR+MCR, 3,720 iterations − SimCLR, 3,720 iterations, paired by seed (95% t-interval) | "
+            "+0.0000 [-0.1271, +0.1271] (n=2) |") in text
+    assert text.count("paired by seed (95% t-interval) |") == 4 and "(n=5)" not in text
