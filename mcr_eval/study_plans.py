@@ -188,15 +188,18 @@ def _double_schedule_runs() -> tuple[Run, ...]:
 def _full_schedule_pair(seed: int, table: str) -> tuple[Run, Run]:
     """The scenes-full SimCLR runs of one seed, without and with MCR, as rows of another study's table."""
     return tuple(Run(f"simclr-{reg}-s{seed}", _config("simclr", reg, "scenes"), seed, FULL_MONITOR,
-                     home="scenes-full", table=table, variant=f"SimCLR{'+MCR' if reg == 'mcr' else ''}, 1,860 "
-                     "iterations") for reg in ("none", "mcr"))
+                     home="scenes-full", table=table, variant=_simclr_row(reg, "1,860")) for reg in ("none", "mcr"))
+
+
+def _simclr_row(regularizer: str, iterations: str) -> str:
+    return f"SimCLR{'+MCR' if regularizer == 'mcr' else ''}, {iterations} iterations"
 
 
 def _double_run(regularizer: str, seed: int, table: str, home: str | None) -> Run:
     """SimCLR with or without MCR at 3,720 iterations: 60 planned epochs, the cosine over all of them."""
     return Run(f"simclr-{regularizer}-2x-s{seed}", _config("simclr", regularizer, "scenes"), seed,
                (*FULL_MONITOR, "schedule.epochs=60"), home=home, table=table,
-               variant=f"SimCLR{'+MCR' if regularizer == 'mcr' else ''}, 3,720 iterations")
+               variant=_simclr_row(regularizer, "3,720"))
 
 
 def _double_schedule_mcr_runs() -> tuple[Run, ...]:
@@ -257,7 +260,7 @@ STUDIES = {
                "its runs shared the 2 cores three ways for part of the time, so they, and the part times computed "
                "from them below, overstate what a regeneration takes."),
     # The like-for-like test of MCR's premise at a length where the baseline has flattened: SimCLR + MCR for the
-    # same 3,720 iterations as the scenes-full-2x baselines. One MCR run takes about 100 min at 2 jobs, so the
+    # same 3,720 iterations as the scenes-full-2x baselines. One MCR run took 90 min at 2 jobs here, so the
     # study is regenerated in three parts of two, two and one seed.
     "scenes-full-2x-mcr": Study(
         "scenes-full-2x-mcr", "SimCLR with and without MCR at twice the full schedule (3,720 iterations): the "
