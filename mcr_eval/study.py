@@ -202,20 +202,20 @@ def report(study: Study, out: Path, timing: dict) -> None:
     if study.test_data:
         text += "\n" + selection_markdown(study, out, choose(study, out))
     shown = os.path.relpath(results) if results.is_relative_to(Path.cwd()) else str(results)
+    logs = sorted({run_dir(out, study, r).parent for r in study.runs})  # borrowed runs log under their home
     if study.ablation:
         from mcr_eval.reports.ablation import write_ablation_report
 
         variants = [(r.table, r.variant, r.name) for r in table_runs(study, out)]
         labels = {variant for _, variant, _ in variants}
         contrasts = [c for c in study.contrasts if set(c) <= labels]  # a pending row has no contrast yet
-        logs = sorted({run_dir(out, study, r).parent for r in study.runs if r.table})
         index = write_ablation_report(Path(shown), variants, out, study.title, text, study.spread, logs,
                                       contrasts)
         print(f"ablation report: {index}")
         return
     (out / "preamble.md").write_text(text)
     figures = [str(p) for p in (out / "attribution",) if p.is_dir()]
-    eval_main(["report", shown, "--out", str(out), "--logs", str(out / "runs"),
+    eval_main(["report", shown, "--out", str(out), "--logs", *map(str, logs),
                "--preamble", str(out / "preamble.md"), *(["--figures", *figures] if figures else [])])
 
 

@@ -151,7 +151,7 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     report.figures += plots.metric_bars(cells, figures_dir)
     report.figures += plots.retention_heatmap(frame, figures_dir)
     if log_dirs:
-        report.figures += plots.training_curves([Path(d) for d in log_dirs], figures_dir)
+        report.figures += plots.training_curves([Path(d) for d in log_dirs], figures_dir, set(frame["run"]))
     for src in figure_dirs or []:
         for png in sorted(Path(src).glob("*.png")):
             report.figures.append(Path(shutil.copy2(png, figures_dir / f"{Path(src).name}_{png.name}")))

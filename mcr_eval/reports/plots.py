@@ -90,15 +90,16 @@ def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...],
     curves = {}
     for root in log_dirs:
         for event_dir in sorted({p.parent for p in Path(root).rglob("events.out.tfevents.*")}):
+            name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
+            if runs is not None and name not in runs:
+                continue
             acc = EventAccumulator(str(event_dir), size_guidance={"scalars": 0})
             acc.Reload()
             available = acc.Tags().get("scalars", [])
             tag = next((t for want in tags for t in available if t == want or t.endswith("/" + want)), None)
             if tag is not None:
                 events = acc.Scalars(tag)
-                name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
-                if runs is None or name in runs:
-                    curves[name] = ([e.step for e in events], [e.value for e in events])
+                curves[name] = ([e.step for e in events], [e.value for e in events])
     return curves
 
 
@@ -129,18 +130,19 @@ def _plot_curves(curves: dict, path: Path, ylabel: str, title: str, marker: str 
     return path
 
 
-def training_curves(log_dirs: list[Path], out_dir: Path) -> list[Path]:
-    """Plot each run's SSL loss from its TensorBoard logs, and its online kNN accuracy where logged.
+def training_curves(log_dirs: list[Path], out_dir: Path, runs: Collection[str] | None = None) -> list[Path]:
+    """Plot each run's SSL loss from its TensorBoard logs (of ``runs`` only when given: a log folder borrowed
+    from another study holds runs this report does not cover), and its online kNN accuracy where logged.
 
     Regularized runs log the base loss as ``ssl`` and the regularized total as ``loss``; ``ssl`` is
     plotted when present, so baseline and MCR curves show the same quantity. ``knn/top1`` comes from the
     online monitor (``knn_monitor`` in training configs, :class:`mcr_eval.hooks.KnnMonitorHook`).
     """
     paths = []
-    if curves := _scalar_curves(log_dirs, ("ssl", "loss")):
+    if curves := _scalar_curves(log_dirs, ("ssl", "loss"), runs):
         paths.append(_plot_curves(curves, out_dir / "curves_ssl_loss.png", "SSL loss",
                                   "training curves: the base SSL loss of each run (TensorBoard logs; MCR dashed)"))
-    return paths + online_knn_curves(log_dirs, out_dir)
+    return paths + online_knn_curves(log_dirs, out_dir, runs)
 
 
 def online_knn_curves(log_dirs: list[Path], out_dir: Path, runs: Collection[str] | None = None,

@@ -43,10 +43,24 @@ def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds()
         assert names == grid | extra
 
 
-def test_parts_of_the_full_study_cover_every_run_once():
-    study = STUDIES["scenes-full"]
+@pytest.mark.parametrize("name", sorted(n for n, s in STUDIES.items() if s.parts))
+def test_the_parts_of_a_study_train_each_of_its_own_runs_once(name):
+    study = STUDIES[name]
     covered = [r.name for part in study.parts for r in unique_runs(study, part)]
-    assert sorted(covered) == sorted(r.name for r in unique_runs(study))
+    assert sorted(covered) == sorted(r.name for r in unique_runs(study) if not r.home)
+
+
+def test_the_plateau_study_is_the_scenes_grid_at_twice_the_schedule_training_only_byol_and_barlow_twins():
+    study = STUDIES["scenes-2x"]
+    grid = {f"{m}-{reg}-2x-s{s}" for m in ("simclr", "byol", "barlowtwins") for reg in ("none", "mcr")
+            for s in (0, 1, 2)}
+    assert {r.name for r in study.runs} == grid and study.scale.iters == 3720
+    assert {r.name.split("-")[0] for r in study.runs if not r.home} == {"byol", "barlowtwins"}
+    # Each borrowed SimCLR run is the one its home study trains at the same scale, not a look-alike.
+    for run in (r for r in study.runs if r.home):
+        home = STUDIES[run.home]
+        assert home.scale == study.scale
+        assert next(r for r in home.runs if r.name == run.name and not r.home).options == run.options
 
 
 def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_path):
@@ -338,3 +352,35 @@ def test_the_report_of_a_part_pairs_the_evaluated_seeds_and_leaves_out_contrasts
     assert ("| SimCLR+MCR, 3,720 iterations − SimCLR, 3,720 iterations, paired by seed (95% t-interval) | "
             "+0.0000 [-0.1271, +0.1271] (n=2) |") in text
     assert text.count("paired by seed (95% t-interval) |") == 4 and "(n=5)" not in text
+
+
+def test_a_grid_report_plots_the_curves_of_its_borrowed_runs_from_their_home_and_no_other(tmp_path, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from mcr_eval.reports import plots
+    from mcr_eval.study import report
+
+    study = STUDIES["scenes-2x"]
+    out = tmp_path / study.name
+    out.mkdir()
+    # The homes' committed results and logs; scenes-full-2x also holds a seed this study does not cover.
+    for run in [r for r in study.runs if r.home] + [unique_runs(STUDIES["scenes-full-2x"], ("*-2x-s4",))[0]]:
+        home = tmp_path / (run.home or "scenes-full-2x")
+        (home / "results").mkdir(parents=True, exist_ok=True)
+        value = 0.66 + run.seed / 100 - 0.01 * ("-mcr" in run.name)
+        (home / "results" / f"{run.name}.jsonl").write_text(_knn_record(run.name, run.seed, value))
+        writer = SummaryWriter(str(home / "runs" / run.name / "20261129_000000" / "vis_data"))
+        for step in (125, 250):
+            writer.add_scalar("knn/top1", value * step / 250, step)
+        writer.close()
+    plotted = []
+    original = plots._plot_curves
+    monkeypatch.setattr(plots, "_plot_curves", lambda curves, *a, **k: plotted.append(sorted(curves))
+                        or original(curves, *a, **k))
+    report(study, out, {})
+    simclr = sorted(r.name for r in study.runs if r.home)
+    assert plotted == [simclr] and (out / "figures" / "curves_knn_top1.png").is_file()
+    text = (out / "report.md").read_text()
+    # The SimCLR rows over seeds 0-2, and the paired effect -0.01 on every seed (a zero-width interval).
+    assert "0.6700 ± 0.0100 (n=3)" in text and "0.6600 ± 0.0100 (n=3)" in text
+    assert "-0.0100 [-0.0100, -0.0100] (n=3)" in text
