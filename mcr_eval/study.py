@@ -3,8 +3,9 @@
 
 ``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
 each encoder, audits them, and writes the report. Every step is resumable: a run whose ``encoder.json``
-already matches the study's scale is not retrained, and an evaluation whose results file exists is not
-repeated, so an interrupted study picks up where it stopped. Runs are single-threaded subprocesses,
+already matches the study's scale is not retrained, a run stopped before it exported its encoder continues
+from its last checkpoint (when it was started with the same command), and an evaluation whose results file
+exists is not repeated, so an interrupted study picks up where it stopped. Runs are single-threaded subprocesses,
 ``--jobs`` at a time, which uses small CPUs better than one multi-threaded run.
 
 Baselines and MCR runs share everything except the MCR block: same config, views, iterations, batch and
@@ -74,9 +75,9 @@ def _single_thread_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _run_logged(command: list[str], log: Path, what: str) -> float:
+def _run_logged(command: list[str], log: Path, what: str, append: bool = False) -> float:
     start = time.perf_counter()
-    with open(log, "w") as handle:
+    with open(log, "a" if append else "w") as handle:
         done = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=_single_thread_env())
     if done.returncode != 0:
         tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
@@ -91,16 +92,51 @@ def pretrain(study: Study, run: Run, out: Path) -> str:
             return f"{run.name}: borrowed from the '{run.home}' study"
         raise ConfigError(f"run {run.name} belongs to the '{run.home}' study and is not trained yet; "
                           f"run `python -m mcr_eval.study {run.home}` first")
+    work.parent.mkdir(parents=True, exist_ok=True)
+    # Two overlapping invocations of a study must not train (or wipe) one run twice: the second waits here.
+    with open(work.with_suffix(".training"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        message = _train_unless_trained(study, run, out)
+    work.with_suffix(".training").unlink(missing_ok=True)
+    return message
+
+
+def _train_unless_trained(study: Study, run: Run, out: Path) -> str:
+    work = run_dir(out, study, run)
     if is_trained(work, study, run):
         return f"{run.name}: already trained"
     if _exported_at_scale(work, study, run) and results_path(out, study, run).is_file():
         # A clone of the published reports: weights are not committed, but the run's logs and results are.
         return f"{run.name}: already trained and evaluated (weights not kept; logs and results are)"
+    command = train_command(study, run, work)
+    if _interrupted_at_same_plan(work, command):
+        # Resume is bit-exact (tests/train/test_resume.py), so a run stopped mid-way costs only the iterations
+        # since its last checkpoint and ends with the weights an uninterrupted run would have.
+        seconds = _run_logged([*command, "--resume"], work.with_suffix(".out"), f"pretraining {run.name}", True)
+        return f"{run.name}: resumed and trained in {seconds:.0f}s"
     if work.exists():
         shutil.rmtree(work)
-    work.parent.mkdir(parents=True, exist_ok=True)
-    seconds = _run_logged(train_command(study, run, work), work.with_suffix(".out"), f"pretraining {run.name}")
+    work.mkdir(parents=True)
+    (work / PLAN_FILE).write_text(json.dumps(_plan(command)) + "\n")
+    seconds = _run_logged(command, work.with_suffix(".out"), f"pretraining {run.name}")
     return f"{run.name}: trained in {seconds:.0f}s"
+
+
+PLAN_FILE = "study_plan.json"
+
+
+def _plan(command: list[str]) -> list[str]:
+    """What a run was started with, free of this checkout's paths (interpreter, repository and work folder)."""
+    return [os.path.relpath(command[3], ROOT), *command[6:]]
+
+
+def _interrupted_at_same_plan(work: Path, command: list[str]) -> bool:
+    """A run that stopped before exporting its encoder, with a checkpoint, started with this exact command."""
+    from mcr_train.engine.checkpoint import find_resumable_checkpoint
+
+    plan = work / PLAN_FILE
+    return (plan.is_file() and json.loads(plan.read_text()) == _plan(command)
+            and find_resumable_checkpoint(work) is not None)
 
 
 def _eval(*args: str) -> list[str]:

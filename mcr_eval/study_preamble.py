@@ -39,15 +39,28 @@ def _last_log_time(folder: Path) -> float | None:
     return dt.datetime.strptime(last, "%Y/%m/%d %H:%M:%S").replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def run_span(work: Path) -> tuple[float, float] | None:
-    """(start, end) of a finished run: its first log folder's start stamp and the last stamped log line of
-    its last one. File times are not used: a clone or checkout resets them."""
+def _sittings(work: Path) -> list[tuple[float, float | None]]:
+    """(start stamp, last stamped log line) of each launch of a run: one log folder per launch, so a run
+    resumed after an interruption has several. File times are not used: a clone or checkout resets them."""
     stamps = sorted(p.name for p in work.glob("2*_*") if p.is_dir())
-    if not stamps or not (work / "encoder.json").is_file():
+    return [(dt.datetime.strptime(stamp, "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).timestamp(),
+             _last_log_time(work / stamp)) for stamp in stamps]
+
+
+def run_span(work: Path) -> tuple[float, float] | None:
+    """(start, end) of a finished run: its first launch's start stamp and the last stamped log line of its
+    last one."""
+    sittings = _sittings(work)
+    if not sittings or not (work / "encoder.json").is_file() or sittings[-1][1] is None:
         return None
-    start = dt.datetime.strptime(stamps[0], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).timestamp()
-    end = _last_log_time(work / stamps[-1])
-    return None if end is None else (start, end)
+    return sittings[0][0], sittings[-1][1]
+
+
+def run_seconds(work: Path) -> float | None:
+    """Training time of a finished run: the sum over its launches, so the gap before a resume is not counted."""
+    if run_span(work) is None:
+        return None
+    return sum(end - start for start, end in _sittings(work) if end is not None)
 
 
 def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, float]) -> dict:
@@ -57,6 +70,7 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     timing = json.loads(path.read_text()) if path.is_file() else {}
     own = [r for r in unique_runs(study) if not r.home]
     spans = {r.name: run_span(run_dir(out, study, r)) for r in own}
+    busy = {r.name: run_seconds(run_dir(out, study, r)) for r in own}
     known = [v for v in spans.values() if v is not None]
     evals = {r.name: float(t.read_text()) for r in own if (t := out / "results" / f"{r.name}.seconds").is_file()}
     steps = {**timing.get("steps_s", {}), **{k: round(v) for k, v in step_seconds.items()}}
@@ -65,12 +79,12 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     if study.parts:
         # A part's wall-clock is only known once every run of it has trained.
         timing["parts_wall_s"] = {" ".join(part): round(parallel_wall_s(
-            [spans[r.name][1] - spans[r.name][0] for r in unique_runs(study, part)], 2))
-            if all(spans.get(r.name) for r in unique_runs(study, part)) else None
+            [busy[r.name] for r in unique_runs(study, part)], 2))
+            if all(busy.get(r.name) for r in unique_runs(study, part)) else None
             for part in study.parts}
     timing.update({
         "study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
-        "pretraining_run_s": {k: (round(v[1] - v[0]) if v else None) for k, v in spans.items()},
+        "pretraining_run_s": {k: (round(v) if v else None) for k, v in busy.items()},
         "pretraining_span_s": round(max(e for _, e in known) - min(s for s, _ in known)) if known else None,
         "evaluation_run_s": {k: round(v) for k, v in evals.items()},
         "evaluation_sum_s": round(sum(evals.values())), "steps_s": steps})

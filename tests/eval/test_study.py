@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from mcr_eval.study import (
@@ -19,7 +20,7 @@ from mcr_eval.study import (
     unique_runs,
 )
 from mcr_eval.study_plans import DOUBLE_SEEDS, table_runs
-from mcr_eval.study_preamble import parallel_wall_s, preamble, run_span
+from mcr_eval.study_preamble import parallel_wall_s, preamble, run_seconds, run_span
 from mcr_train.errors import ConfigError
 
 
@@ -184,6 +185,37 @@ def test_run_span_comes_from_the_log_not_from_file_times(tmp_path):
     (work / "20261128_180000" / "20261128_180000.log").write_text(
         "2026/11/28 18:00:01 - mmengine - INFO - resumed\n2026/11/28 18:10:00 - mmengine - INFO - done\n")
     assert run_span(work)[1] - start == 24 * 60 + 57
+    # Its training time leaves out the 12 min 10 s between the two launches.
+    assert run_seconds(work) == 2 * 60 + 47 + 10 * 60
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from mcr_eval.study import PLAN_FILE, _interrupted_at_same_plan
+
+    smoke = STUDIES["smoke"]
+    run = replace(unique_runs(smoke, ("simclr-mcr-s0",))[0], options=("checkpoint_interval=1",))
+    study = replace(smoke, runs=(run,))
+    work = run_dir(tmp_path, study, run)
+    assert pretrain(study, run, tmp_path).startswith("simclr-mcr-s0: trained in")
+    uninterrupted = load_file(work / "encoder.safetensors")
+    # Stopped after the first of two iterations: no encoder, the newest checkpoint gone.
+    for name in ("encoder.json", "encoder.safetensors", "iter_2.pth"):
+        (work / name).unlink()
+    (work / "last_checkpoint").write_text(str(work / "iter_1.pth"))
+    assert pretrain(study, run, tmp_path).startswith("simclr-mcr-s0: resumed and trained in")
+    assert len(list(work.glob("2*_*"))) == 2 and is_trained(work, study, run)
+    resumed = load_file(work / "encoder.safetensors")
+    assert resumed.keys() == uninterrupted.keys()
+    assert all(torch.equal(resumed[k], uninterrupted[k]) for k in resumed)
+    # Another plan (here, another seed) never continues this run's checkpoint: it starts afresh.
+    (work / "encoder.json").unlink()
+    other = replace(run, seed=1)
+    assert not _interrupted_at_same_plan(work, train_command(study, other, work))
+    assert json.loads((work / PLAN_FILE).read_text())[0] == run.config
 
 
 def test_a_cloned_run_with_results_but_no_weights_is_not_retrained(tmp_path):
