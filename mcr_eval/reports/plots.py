@@ -87,7 +87,7 @@ def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...],
     TensorBoard events hold."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    curves = {}
+    merged: dict[str, dict[int, float]] = {}
     for root in log_dirs:
         for event_dir in sorted({p.parent for p in Path(root).rglob("events.out.tfevents.*")}):
             name = str(event_dir.relative_to(Path(root)).parts[0]) if event_dir != Path(root) else root.name
@@ -98,9 +98,10 @@ def _scalar_curves(log_dirs: list[Path], tags: tuple[str, ...],
             available = acc.Tags().get("scalars", [])
             tag = next((t for want in tags for t in available if t == want or t.endswith("/" + want)), None)
             if tag is not None:
-                events = acc.Scalars(tag)
-                curves[name] = ([e.step for e in events], [e.value for e in events])
-    return curves
+                # A resumed run logs each sitting in its own folder (sorted by start time): a later sitting
+                # redoes the steps after the checkpoint it resumed from, so its values replace the earlier ones.
+                merged.setdefault(name, {}).update({e.step: e.value for e in acc.Scalars(tag)})
+    return {name: (sorted(points), [points[k] for k in sorted(points)]) for name, points in merged.items()}
 
 
 def method_of(run: str) -> str:

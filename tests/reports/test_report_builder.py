@@ -204,6 +204,14 @@ def test_training_curves_plot_the_loss_and_the_online_knn_from_tensorboard_logs(
     assert EventAccumulator(str(next(logs.rglob("vis_data")))).Reload().Tags()["scalars"]
     knn = _scalar_curves([logs], ("knn/top1",))
     assert knn["simclr-none-s0"] == ([2, 4], [pytest.approx(0.20), pytest.approx(0.25)])
+    # Resumed from its step-2 checkpoint: the second sitting redoes step 4 and goes on; one curve, later values win.
+    writer = SummaryWriter(str(logs / "simclr-none-s0" / "20261128_010000" / "vis_data"))
+    for step, value in ((4, 0.26), (6, 0.30)):
+        writer.add_scalar("knn/top1", value, step)
+    writer.close()
+    knn = _scalar_curves([logs], ("knn/top1",))
+    assert knn["simclr-none-s0"] == ([2, 4, 6], [pytest.approx(0.20), pytest.approx(0.26), pytest.approx(0.30)])
+    assert set(_scalar_curves([logs], ("knn/top1",), {"simclr-mcr-s0"})) == {"simclr-mcr-s0"}
     paths = training_curves([logs], tmp_path)
     assert [p.name for p in paths] == ["curves_ssl_loss.png", "curves_knn_top1.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
