@@ -63,6 +63,12 @@ def run_seconds(work: Path) -> float | None:
     return sum(end - start for start, end in _sittings(work) if end is not None)
 
 
+def sitting_count(work: Path) -> int:
+    """How many launches a run took: more than one means it was resumed, and its summed time includes the
+    iterations redone after the last checkpoint and the data-loader replay of each resume."""
+    return len(_sittings(work))
+
+
 def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, float]) -> dict:
     """``timing.json``: per-run pretraining and evaluation times, and the wall-clock span of the pretraining
     (first run's start to last run's end, i.e. what regenerating it took with the runs in parallel)."""
@@ -85,6 +91,7 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     timing.update({
         "study": study.name, "jobs": jobs, "cpu_count": os.cpu_count(), "scale": study.scale.__dict__,
         "pretraining_run_s": {k: (round(v) if v else None) for k, v in busy.items()},
+        "pretraining_sittings": {r.name: n for r in own if (n := sitting_count(run_dir(out, study, r))) > 1},
         "pretraining_span_s": round(max(e for _, e in known) - min(s for s, _ in known)) if known else None,
         "evaluation_run_s": {k: round(v) for k, v in evals.items()},
         "evaluation_sum_s": round(sum(evals.values())), "steps_s": steps})
@@ -118,12 +125,17 @@ def _regeneration(study: Study, timing: dict) -> str:
                  "rebuilds the report from the runs evaluated so far). Pretraining wall-clock at 2 single-threaded "
                  "jobs, computed from the measured per-run times in `timing.json` (longest run first):", ""]
         trained = {k for k, v in timing.get("pretraining_run_s", {}).items() if v}
+        resumed = timing.get("pretraining_sittings", {})
         for part in study.parts:
             wall = walls.get(" ".join(part))
             runs = [r.name for r in unique_runs(study, part)]
             done = sum(name in trained for name in runs)
             measured = (f"{wall / 60:.0f} min" if wall else
                         f"partly run ({done} of {len(runs)} runs trained)" if done else "not run yet")
+            if wall and (split := {n: resumed[n] for n in runs if resumed.get(n, 1) > 1}):
+                measured += " (summed over the sittings of " + ", ".join(
+                    f"{name}, stopped and resumed: {count} sittings" for name, count in split.items()) + \
+                    "; each resume redoes the iterations after the last checkpoint and replays the data loader)"
             lines.append(f"- `{command} --only {' '.join(repr(p) for p in part)}`: {measured}")
         return "\n".join(lines) + (f"\n\n{evaluated[0].upper()}{evaluated[1:]}." if evaluated else "")
     span = timing.get("pretraining_span_s")

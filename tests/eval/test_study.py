@@ -20,7 +20,7 @@ from mcr_eval.study import (
     unique_runs,
 )
 from mcr_eval.study_plans import DOUBLE_SEEDS, table_runs
-from mcr_eval.study_preamble import parallel_wall_s, preamble, run_seconds, run_span
+from mcr_eval.study_preamble import parallel_wall_s, preamble, run_seconds, run_span, sitting_count
 from mcr_train.errors import ConfigError
 
 
@@ -76,9 +76,14 @@ def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_p
     assert "`python -m mcr_eval.study scenes-full --out reports/scenes-full --only 'simclr-*-s0' 'simclr-*-s1'`: " \
            "50 min" in text
     assert "--only 'simclr-*-s2' 'byol-*-s0'`: partly run (2 of 4 runs trained)" in text
+    assert "sittings" not in text
     assert text.count("not run yet") == len(study.parts) - 2
     assert "\n\nEvaluation and audit 10 min of single-process time (5 min at 2 jobs)." in text
     assert "methods simclr, seed 0;" in text and "**Not run yet:** barlowtwins-mcr-s0" in text
+    # A part whose run was stopped and resumed says its time sums the sittings.
+    resumed = preamble(study, {**timing, "pretraining_sittings": {"simclr-mcr-s1": 3}}, tmp_path)
+    assert "'simclr-*-s1'`: 50 min (summed over the sittings of simclr-mcr-s1, stopped and resumed: 3 sittings;" \
+        in resumed
     # Under two minutes the time is given in seconds, never as "0 min".
     short = preamble(study, {**timing, "evaluation_sum_s": 37}, tmp_path)
     assert "\n\nEvaluation and audit 37 s of single-process time (18 s at 2 jobs)." in short
@@ -187,6 +192,7 @@ def test_run_span_comes_from_the_log_not_from_file_times(tmp_path):
     assert run_span(work)[1] - start == 24 * 60 + 57
     # Its training time leaves out the 12 min 10 s between the two launches.
     assert run_seconds(work) == 2 * 60 + 47 + 10 * 60
+    assert sitting_count(work) == 2
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_weights_of_an_uninterrupted_one(tmp_path):
