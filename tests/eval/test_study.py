@@ -64,6 +64,28 @@ def test_the_plateau_study_is_the_scenes_grid_at_twice_the_schedule_training_onl
         assert next(r for r in home.runs if r.name == run.name and not r.home).options == run.options
 
 
+def test_the_views_diagnosis_changes_only_the_views_and_watches_the_validation_scenes():
+    from mcr_eval.study_plans import VALIDATION_SCENES
+
+    study = STUDIES["scenes-2x-views"]
+    borrowed = {r.name.split("-")[0]: r for r in study.runs if r.home}
+    trained = [r for r in study.runs if not r.home]
+    assert sorted(r.name for r in trained) == ["barlowtwins-none-simclrviews-2x-s0", "byol-none-simclrviews-2x-s0",
+                                               "simclr-none-byolviews-2x-s0", "vicreg-none-2x-s0"]
+    vicreg = trained.pop()
+    assert vicreg.options == ("knn_monitor.interval=125", f"knn_monitor.data={VALIDATION_SCENES}", "schedule.epochs=60")
+    for run in trained:
+        peer = borrowed[run.name.split("-")[0]]
+        assert (run.config, run.seed, run.lr_factor) == (peer.config, peer.seed, peer.lr_factor)
+        home = STUDIES[peer.home]
+        assert home.scale == study.scale
+        assert next(r for r in home.runs if r.name == peer.name and not r.home).options == peer.options
+        swapped = "byol_cifar" if run.name.startswith("simclr") else "simclr_cifar"
+        expected = [o.replace("knn_monitor.data=scenes?n=2000&n_test=1000", f"knn_monitor.data={VALIDATION_SCENES}")
+                    for o in peer.options] + [f"data.views={swapped}"]
+        assert list(run.options) == expected
+
+
 def test_preamble_of_a_study_in_parts_gives_each_part_command_and_its_time(tmp_path):
     study = STUDIES["scenes-full"]
     (tmp_path / "results").mkdir()
