@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -124,7 +125,8 @@ def _plot_curves(curves: dict, path: Path, ylabel: str, title: str, marker: str 
         ax.set_ylabel(ylabel)
         ax.set_title(method, fontsize=9)
         ax.legend(fontsize=6)
-    fig.suptitle(title, fontsize=9)
+    # About 14 characters of 9 pt text per inch: wrapped, a long title stays inside a one-panel figure.
+    fig.suptitle(textwrap.fill(title, width=int(14 * fig.get_figwidth())), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -156,3 +156,20 @@ def test_contrast_rows_stay_out_of_the_bar_chart(tmp_path, monkeypatch):
     # Both seeds differ by exactly 0.1: a zero-width interval that excludes 0.
     assert "| B − A, paired by seed (95% t-interval) | +0.1000 [+0.1000, +0.1000] (n=2) * |" in md
     assert bars == [["A", "B"]]
+
+
+def test_a_long_curve_title_stays_inside_a_one_panel_figure(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from mcr_eval.reports import plots
+
+    closed = []
+    monkeypatch.setattr(plots.plt, "close", closed.append)
+    title = "online kNN during pretraining (k=200, T=0.1 unless the config says otherwise; MCR dashed)"
+    plots._plot_curves({"simclr-none-s0": ([125, 250], [0.2, 0.3])}, tmp_path / "c.png", "kNN", title)
+    (fig,) = closed
+    renderer = fig.canvas.get_renderer()
+    box, frame = fig._suptitle.get_window_extent(renderer), fig.bbox
+    assert box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
+    assert fig._suptitle.get_text().replace("\n", " ") == title
+    plt.close(fig)
