@@ -37,11 +37,33 @@ def test_every_run_has_a_config_and_one_meaning(name):
 
 def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds():
     three = {"simclr", "byol", "barlowtwins"}
-    for name, methods in (("scenes", three), ("scenes-full", three), ("fashion-mnist", {"simclr", "byol"})):
+    for name, methods in (("scenes-300", three), ("scenes-full", three), ("fashion-mnist", {"simclr", "byol"})):
         names = {r.name for r in STUDIES[name].runs}
         grid = {f"{m}-{reg}-s{s}" for m in methods for reg in ("none", "mcr") for s in (0, 1, 2)}
         extra = {f"simclr-{reg}-s{s}" for reg in ("none", "mcr") for s in (3, 4)} if name == "scenes-full" else set()
         assert names == grid | extra
+
+
+def test_the_published_scenes_study_borrows_each_method_at_the_length_where_its_knn_flattened(tmp_path):
+    study = STUDIES["scenes"]
+    assert all(r.home for r in study.runs)
+    by_method: dict[str, set[tuple[str, int, str]]] = {}
+    for run in study.runs:
+        home = STUDIES[run.home]
+        twin = next(r for r in home.runs if r.name == run.name and not r.home)
+        assert (twin.config, twin.seed, twin.options, twin.lr_factor) == \
+            (run.config, run.seed, run.options, run.lr_factor), run.name
+        method, reg = run.name.split("-")[:2]
+        by_method.setdefault(method, set()).add((reg, run.seed, f"{home.scale.iters}"))
+    # Both sides of a method share seeds and length: the paired MCR rows compare like with like.
+    assert by_method["simclr"] == {(reg, s, "3720") for reg in ("none", "mcr") for s in range(5)}
+    for method in ("byol", "barlowtwins"):
+        assert by_method[method] == {(reg, s, "1860") for reg in ("none", "mcr") for s in range(3)}
+    text = preamble(study, {}, tmp_path / "scenes")
+    assert "The rows borrowed from `reports/scenes-full/` were trained for that study's 1860 iterations." in text
+    assert "This study trains and evaluates nothing itself: every row is borrowed." in text
+    assert "then `python -m mcr_eval.study scenes --out reports/scenes`, which computes the attribution" in text
+    assert "**Same budget for the two sides of each method, not across methods.**" in text
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in STUDIES.items() if s.parts))
@@ -123,14 +145,15 @@ def test_preamble_quotes_the_span_only_when_the_runs_were_trained_in_one_sitting
 
 
 def test_only_selects_runs_by_glob_and_names_the_runs_when_nothing_matches():
-    study = STUDIES["scenes"]
+    study = STUDIES["scenes-300"]
     assert {r.name for r in unique_runs(study, ("byol-*-s2",))} == {"byol-none-s2", "byol-mcr-s2"}
-    with pytest.raises(ConfigError, match="--only simclr-s9 matches no run of 'scenes'; its runs are simclr-none-s0"):
+    with pytest.raises(ConfigError,
+                       match="--only simclr-s9 matches no run of 'scenes-300'; its runs are simclr-none-s0"):
         unique_runs(study, ("simclr-s9",))
 
 
 def test_parallel_batches_start_the_mcr_runs_first_and_their_wall_clock_is_the_greedy_makespan():
-    runs = longest_first(unique_runs(STUDIES["scenes"], ("simclr-*",)))
+    runs = longest_first(unique_runs(STUDIES["scenes-300"], ("simclr-*",)))
     assert [r.name.split("-")[1] for r in runs] == ["mcr"] * 3 + ["none"] * 3
     assert parallel_wall_s([1, 3, 1, 3, 1, 3], 2) == 6  # 3+3 on one worker, 3+1+1+1 on the other
     assert parallel_wall_s([5], 2) == 5 and parallel_wall_s([2, 2, 2, 2], 2) == 4
@@ -294,7 +317,7 @@ def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_
     for run in STUDIES["scenes-chosen-lr"].runs:
         method, reg = run.name.split("-")[:2]
         assert run.lr_factor == CHOSEN_LR[(method, reg)]
-        assert (run.home == "scenes") == (run.lr_factor == 1.0), run.name
+        assert (run.home == "scenes-300") == (run.lr_factor == 1.0), run.name
 
 
 def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(tmp_path):
@@ -329,7 +352,7 @@ def test_the_double_schedule_preamble_states_the_unequal_budget_and_the_borrowed
     assert "The rows borrowed from `reports/scenes-full/` were trained for that study's 1860 iterations." in text
     assert "**Budget: unequal on purpose.**" in text and "nothing was tuned for either side" not in text
     assert "(resumable, after `python -m mcr_eval.study scenes-full`, whose runs it borrows; every part" in text
-    assert ("(resumable, after `python -m mcr_eval.study scenes`, whose runs it borrows). Measured here"
+    assert ("(resumable, after `python -m mcr_eval.study scenes-300`, whose runs it borrows). Measured here"
             in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "y"))
     # A study that borrows runs at its own scale says nothing about a different scale.
     assert "were trained for that study's" not in preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path / "x")
