@@ -116,13 +116,11 @@ def _regeneration(study: Study, timing: dict) -> str:
     what = "evaluation" if study.audit == "none" else "evaluation and audit"
     evaluated = (f"{what} {_duration(evaluation)} of single-process time "
                  f"({_duration(evaluation / 2)} at 2 jobs)") if evaluation else ""
-    homes = sorted({r.home for r in study.runs if r.home})
-    after = (", after " + " and ".join(f"`python -m mcr_eval.study {home}`" for home in homes)
-             + ", whose runs it borrows") if homes else ""
+    homes = [f"`python -m mcr_eval.study {home}`" for home in sorted({r.home for r in study.runs if r.home})]
+    after = f", after {' and '.join(homes)}, whose runs it borrows" if homes else ""
     if homes and all(r.home for r in study.runs):
-        regenerate = ", ".join(f"`python -m mcr_eval.study {home}`" for home in homes)
         return (f"**Regenerate.** This study trains and evaluates nothing itself: every row is borrowed. Run "
-                f"{regenerate} first (each report's preamble gives its parts and their measured times), then "
+                f"{', '.join(homes)} first (each report's preamble gives its parts and their measured times), then "
                 f"`{command}`, which {'computes the attribution and ' * bool(study.attribution)}builds this report.")
     if study.parts:
         walls = timing.get("parts_wall_s", {})
