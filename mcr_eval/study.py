@@ -1,4 +1,4 @@
-"""The published studies behind ``reports/scenes``, ``reports/scenes-full``, ``reports/fashion-mnist``,
+"""The published studies behind ``reports/scenes``, ``reports/fashion-mnist``, ``reports/scenes-full``,
 ``reports/scenes-lr``, ``reports/ablations`` and the other folders under ``reports/``.
 
 ``python -m mcr_eval.study NAME --out reports/NAME [--jobs 2]`` pretrains every run of the study, evaluates
@@ -222,9 +222,10 @@ def longest_first(runs: Sequence[Run]) -> list[Run]:
 
 
 def merged_results(study: Study, out: Path) -> Path:
-    """One results file for the report: this study's records plus those of runs it borrows from another."""
+    """One results file for the report: this study's records plus those of runs it borrows from another. A
+    borrowed run its home has not evaluated yet is left out, as an own run would be: the preamble names it."""
     files = sorted((out / "results").glob("*.jsonl"))
-    files += [results_path(out, study, r) for r in unique_runs(study) if r.home]
+    files += [path for r in unique_runs(study) if r.home and (path := results_path(out, study, r)).is_file()]
     merged = out / "results.jsonl"
     merged.write_text("".join(f.read_text() for f in files))
     return merged

@@ -39,8 +39,8 @@ def unique_runs(study: Study, only: Sequence[str] = ()) -> list[Run]:
 
 
 def is_evaluated(out: Path, study: Study, run: Run) -> bool:
-    """Borrowed runs count as evaluated: the study runner refuses to report before their home study is."""
-    return run.home is not None or results_path(out, study, run).is_file()
+    """Whether the run's results exist; a borrowed run's are its home study's."""
+    return results_path(out, study, run).is_file()
 
 
 def table_runs(study: Study, out: Path) -> list[Run]:

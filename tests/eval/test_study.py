@@ -37,7 +37,9 @@ def test_every_run_has_a_config_and_one_meaning(name):
 
 def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds():
     three = {"simclr", "byol", "barlowtwins"}
-    for name, methods in (("scenes-300", three), ("scenes-full", three), ("fashion-mnist", {"simclr", "byol"})):
+    two = {"simclr", "byol"}
+    for name, methods in (("scenes-300", three), ("scenes-full", three), ("fashion-mnist-300", two),
+                          ("fashion-mnist-1875", two), ("fashion-mnist", two)):
         names = {r.name for r in STUDIES[name].runs}
         grid = {f"{m}-{reg}-s{s}" for m in methods for reg in ("none", "mcr") for s in (0, 1, 2)}
         extra = {f"simclr-{reg}-s{s}" for reg in ("none", "mcr") for s in (3, 4)} if name == "scenes-full" else set()
@@ -64,6 +66,19 @@ def test_the_published_scenes_study_borrows_each_method_at_the_length_where_its_
     assert "This study trains and evaluates nothing itself: every row is borrowed." in text
     assert "then `python -m mcr_eval.study scenes --out reports/scenes`, which computes the attribution" in text
     assert "**Same budget for the two sides of each method, not across methods.**" in text
+
+
+def test_the_published_fashion_study_is_the_whole_1875_iteration_grid_borrowed(tmp_path):
+    study, home = STUDIES["fashion-mnist"], STUDIES["fashion-mnist-1875"]
+    assert {r.home for r in study.runs} == {"fashion-mnist-1875"}
+    assert [(r.name, r.config, r.seed, r.options, r.lr_factor) for r in study.runs] == \
+        [(r.name, r.config, r.seed, r.options, r.lr_factor) for r in home.runs]
+    assert study.scale == home.scale and study.scale.iters == 1875
+    assert (study.train_spec, study.eval_data, study.audit) == (home.train_spec, home.eval_data, home.audit)
+    text = preamble(study, {}, tmp_path / "fashion-mnist")
+    assert "This study trains and evaluates nothing itself: every row is borrowed." in text
+    assert "Run `python -m mcr_eval.study fashion-mnist-1875` first" in text
+    assert "were trained for that study's" not in text  # same length as its home: nothing to qualify
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in STUDIES.items() if s.parts))
@@ -376,6 +391,10 @@ def test_a_study_borrowing_from_two_studies_names_both_in_order_and_states_equal
 def test_a_part_of_a_study_tables_only_the_seeds_every_row_has(tmp_path):
     study = STUDIES["scenes-full-2x-mcr"]
     out = tmp_path / study.name
+    for run in study.runs:  # the homes have evaluated every borrowed run
+        if run.home:
+            (tmp_path / run.home / "results").mkdir(parents=True, exist_ok=True)
+            (tmp_path / run.home / "results" / f"{run.name}.jsonl").write_text("{}\n")
     assert {r.seed for r in table_runs(study, out)} == set(DOUBLE_SEEDS)  # the pending row is left out, not the seeds
     assert "Its tables keep only" not in preamble(study, {}, out)
     (out / "results").mkdir(parents=True)
@@ -467,3 +486,22 @@ def test_a_grid_report_plots_the_curves_of_its_borrowed_runs_from_their_home_and
     # The SimCLR rows over seeds 0-2, and the paired effect -0.01 on every seed (a zero-width interval).
     assert "0.6700 ± 0.0100 (n=3)" in text and "0.6600 ± 0.0100 (n=3)" in text
     assert "-0.0100 [-0.0100, -0.0100] (n=3)" in text
+
+
+def test_a_study_borrowing_a_grid_reports_the_runs_its_home_has_evaluated_and_names_the_pending_ones(tmp_path):
+    from mcr_eval.study import report
+
+    study = STUDIES["fashion-mnist"]
+    out = tmp_path / study.name
+    out.mkdir()
+    folder = tmp_path / "fashion-mnist-1875" / "results"
+    folder.mkdir(parents=True)
+    for run in study.runs:
+        if run.name.startswith("simclr"):
+            value = 0.82 + run.seed / 100 + 0.005 * ("-mcr" in run.name)
+            (folder / f"{run.name}.jsonl").write_text(_knn_record(run.name, run.seed, value))
+    report(study, out, {})
+    text = (out / "report.md").read_text()
+    assert "**Not run yet:** byol-mcr-s0, byol-mcr-s1, byol-mcr-s2, byol-none-s0, byol-none-s1, byol-none-s2" in text
+    assert "0.8300 ± 0.0100 (n=3)" in text and "+0.0050 [+0.0050, +0.0050] (n=3)" in text
+    assert "byol" not in (out / "summary.csv").read_text()
