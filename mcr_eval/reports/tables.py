@@ -24,18 +24,25 @@ class Table:
     cells: list[list[str]]
 
 
+def _number_format(*values: float) -> str:
+    """Four decimals, or scientific notation when every value is below 1e-3 and one is not zero (chosen L2
+    penalties, differences in a score that is 1 by construction), which four decimals would show as 0."""
+    largest = max((abs(v) for v in values if not math.isnan(v)), default=0.0)
+    return ".2e" if 0 < largest < 1e-3 else ".4f"
+
+
 def fmt_value(mean: float, std: float, n: int) -> str:
-    """Four decimals, or scientific notation when the mean is small but not zero (chosen L2 penalties)."""
-    fmt = ".2e" if 0 < abs(mean) < 1e-3 else ".4f"
+    fmt = _number_format(mean)
     spread = "" if math.isnan(std) else f" ± {std:{fmt}}"
     return f"{mean:{fmt}}{spread} (n={n})"
 
 
 def fmt_effect(diff: float, low: float, high: float, pairs: int, significant: bool) -> str:
     if pairs < 2:
-        return f"{diff:+.4f} (n={pairs}: too few pairs for an interval)"
+        return f"{diff:+{_number_format(diff)}} (n={pairs}: too few pairs for an interval)"
+    fmt = _number_format(diff, low, high)
     mark = " *" if significant else ""
-    return f"{diff:+.4f} [{low:+.4f}, {high:+.4f}] (n={pairs}){mark}"
+    return f"{diff:+{fmt}} [{low:+{fmt}}, {high:+{fmt}}] (n={pairs}){mark}"
 
 
 def column_headers(col_keys: list[tuple]) -> tuple[str, list[str]]:

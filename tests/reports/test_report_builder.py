@@ -215,3 +215,15 @@ def test_training_curves_plot_the_loss_and_the_online_knn_from_tensorboard_logs(
     paths = training_curves([logs], tmp_path)
     assert [p.name for p in paths] == ["curves_ssl_loss.png", "curves_knn_top1.png"]
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_effects_below_four_decimals_are_shown_in_scientific_notation_not_as_a_starred_zero():
+    from mcr_eval.reports.tables import fmt_effect, fmt_value
+
+    # A score that is 1 by construction differs by 5e-6 between sides: four decimals would print
+    # "-0.0000 [-0.0000, -0.0000] *", a significant-looking zero.
+    assert fmt_effect(-5.08e-6, -9.0e-6, -1.16e-6, 3, True) == "-5.08e-06 [-9.00e-06, -1.16e-06] (n=3) *"
+    assert fmt_effect(0.0, 0.0, 0.0, 3, False) == "+0.0000 [+0.0000, +0.0000] (n=3)"
+    assert fmt_effect(0.0026, -0.0004, 0.0056, 3, False) == "+0.0026 [-0.0004, +0.0056] (n=3)"
+    assert fmt_effect(9.3e-6, math.nan, math.nan, 1, False) == "+9.30e-06 (n=1: too few pairs for an interval)"
+    assert fmt_value(7.0e-7, 5.2e-7, 3) == "7.00e-07 ± 5.20e-07 (n=3)"
