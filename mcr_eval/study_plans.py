@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from mcr_eval.study_budgets import PUBLISHED_FASHION_BUDGET, PUBLISHED_SCENES_BUDGET
 from mcr_eval.study_paths import is_evaluated, results_path, run_dir, table_runs, unique_runs  # noqa: F401 (re-exported)
 from mcr_eval.study_types import Run, Scale, Study
 
@@ -123,23 +124,6 @@ def _published_fashion_runs() -> tuple[Run, ...]:
                  for r in _grid(("simclr", "byol"), "fashion-mnist", FASHION_MONITOR))
 
 
-PUBLISHED_FASHION_BUDGET = (
-    "**Same budget for both sides.** This study trains nothing: every row is a run of "
-    "`reports/fashion-mnist-1875/`, trained for 1,875 iterations (2 epochs of the 60,000 training images at batch "
-    "64, cosine schedule). There the online kNN (k=200 on 2,000 training and 1,000 test images, every 125 "
-    "iterations) of all six SimCLR runs moves by under 1.5 points over the last 500 iterations; BYOL's rises until "
-    "about iteration 1,250 and moves by under 2.5 points after it (two of its six runs end at their highest check, "
-    "so it may still creep up). At 300 iterations (`reports/fashion-mnist-300/`) it was still "
-    "climbing. \"Flattened\" means flat at the end of a cosine schedule, whose rate reaches zero: an exploratory "
-    "SimCLR run with a 3,750-iteration schedule stood 1.5-2 points higher at iterations 1,250-1,750. Baseline and "
-    "MCR share config, views, iterations, batch, seeds and learning rate (the recipe's, scaled linearly to the "
-    "batch); nothing was tuned for either side. Equal iterations are not equal compute: an MCR step took 2.3-2.8x "
-    "a baseline step's wall-clock here. On these grayscale images the audit's hue shift leaves every pixel as it "
-    "is and its grayscale transform scales it by the luma weights' sum, 0.9999 (under 0.03 of a grey level), so "
-    "those two scores are 1.0000 and a difference in them (BYOL grayscale: −0.000005, marked significant) "
-    "measures sensitivity to that scaling, not retained information.")
-
-
 def _full_interval_runs() -> tuple[Run, ...]:
     """Seeds 1 and 2 of SimCLR + MCR at the full schedule (where MCR's effect was largest) with level 2 every
     4th (exact) or 8th (finite difference) step: does amortizing the hypergradient keep that effect? The every-step
@@ -224,24 +208,6 @@ def _published_scenes_runs() -> tuple[Run, ...]:
     flat = tuple(Run(f"{m}-{reg}-s{s}", _config(m, reg, "scenes"), s, FULL_MONITOR, home="scenes-full")
                  for s in SEEDS for m in ("byol", "barlowtwins") for reg in ("none", "mcr"))
     return simclr + flat
-
-
-PUBLISHED_SCENES_BUDGET = (
-    "**Same budget for the two sides of each method, not across methods.** This study trains nothing: every row "
-    "is a run of another scenes study, each method at the length where its online kNN (every 125 iterations) has "
-    "flattened. SimCLR with and without MCR, seeds 0-4: 3,720 iterations (60 epochs planned, the same 2-epoch "
-    "warm-up), from `reports/scenes-full-2x/` and `reports/scenes-full-2x-mcr/`; at the recipe's 1,860 its "
-    "baseline was still climbing and gained another 32 kNN points from twice the schedule. BYOL and Barlow Twins "
-    "with and without MCR, seeds 0-2: the recipe's 1,860 iterations, from `reports/scenes-full/`; their online kNN "
-    "stays between 0.15 and 0.22 (chance 0.143) from the first check to the end in all twelve runs, and seed 0 "
-    "trained to 3,720 iterations in `reports/scenes-2x/` stays there too. Their plateau is at chance, so their rows "
-    "compare MCR on the retention, representation and audit columns and say nothing about class accuracy. Within "
-    "a method, baseline and MCR share config, views, iterations, batch, seeds and learning rate (the recipe's, "
-    "scaled linearly to the batch); nothing was tuned for either side. Equal iterations are not equal compute: an "
-    "MCR step took 2.3-3.0x a baseline step's wall-clock in `reports/scenes-full/`. The BYOL and Barlow Twins "
-    "linear probes ran on the earlier fast-probe solver (README, Linear probe), the SimCLR ones on the current "
-    "one; each paired difference compares probes of one solver. The attribution figures are those of "
-    "`reports/scenes-2x/`, computed from the same two SimCLR encoders.")
 
 
 # The validation scenes (generator seed 1: same distribution, no image shared with the test split).
