@@ -33,6 +33,7 @@ from mcr_eval.study_plans import (  # noqa: F401  (re-exported)
     STUDIES,
     Run,
     Study,
+    is_evaluated,
     results_path,
     run_dir,
     table_runs,
@@ -225,7 +226,7 @@ def merged_results(study: Study, out: Path) -> Path:
     """One results file for the report: this study's records plus those of runs it borrows from another. A
     borrowed run its home has not evaluated yet is left out, as an own run would be: the preamble names it."""
     files = sorted((out / "results").glob("*.jsonl"))
-    files += [path for r in unique_runs(study) if r.home and (path := results_path(out, study, r)).is_file()]
+    files += [results_path(out, study, r) for r in unique_runs(study) if r.home and is_evaluated(out, study, r)]
     merged = out / "results.jsonl"
     merged.write_text("".join(f.read_text() for f in files))
     return merged
