@@ -37,3 +37,13 @@ PUBLISHED_FASHION_BUDGET = (
     "is and its grayscale transform scales it by the luma weights' sum, 0.9999 (under 0.03 of a grey level), so "
     "those two scores are 1.0000 and a difference in them (BYOL grayscale: −0.000005, marked significant) "
     "measures sensitivity to that scaling, not retained information.")
+
+
+MATCHED_FASHION_BUDGET = (
+    "**Budget: unequal on purpose.** The three new runs are SimCLR without MCR for 4,688 iterations (5 epochs; the "
+    "same 30-epoch config capped, so warm-up and cosine decay are compressed into the 4,688 iterations); everything "
+    "else (config, views, batch, seeds, learning rate, online kNN every 125 iterations) is shared with the "
+    "1,875-iteration SimCLR runs of `reports/fashion-mnist-1875/`, borrowed here with and without MCR. In that grid a "
+    "SimCLR+MCR run took 2.4-2.8x as long as the SimCLR run of its seed (3,959-4,357 s against 1,422-1,800 s at 2 "
+    "jobs), so 2.5x the iterations is about one MCR run's compute. The new runs shared the 2 cores three ways, so "
+    "their own times below overstate what a regeneration at 2 jobs takes. Nothing was tuned for either side.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcr_eval.study_budgets import PUBLISHED_FASHION_BUDGET, PUBLISHED_SCENES_BUDGET
+from mcr_eval.study_budgets import MATCHED_FASHION_BUDGET, PUBLISHED_FASHION_BUDGET, PUBLISHED_SCENES_BUDGET
 from mcr_eval.study_paths import is_evaluated, results_path, run_dir, table_runs, unique_runs  # noqa: F401 (re-exported)
 from mcr_eval.study_types import Run, Scale, Study
 
@@ -122,6 +122,24 @@ def _published_fashion_runs() -> tuple[Run, ...]:
     """The published Fashion-MNIST comparison: every run of the 1,875-iteration grid, borrowed."""
     return tuple(Run(r.name, r.config, r.seed, r.options, home=PLATEAU_FASHION)
                  for r in _grid(("simclr", "byol"), "fashion-mnist", FASHION_MONITOR))
+
+
+# 2.5x the plateau grid's 1,875 iterations (5 epochs): what a SimCLR+MCR step costs in baseline steps there
+# (2.4-2.8x per seed at 2 jobs), rounded to the middle.
+MATCHED_FASHION_ITERS = 4688
+
+
+def _matched_fashion_runs() -> tuple[Run, ...]:
+    """SimCLR without MCR trained for 2.5x the iterations (4,688: about one SimCLR+MCR run's compute at 1,875), next
+    to the 1,875-iteration SimCLR pairs of the same seeds: does a baseline given MCR's compute reach it, and how
+    much did 1,875 iterations leave on the table? The cosine spans all 4,688 iterations."""
+    table = "SimCLR, seeds 0-2: 2.5x the iterations (MCR's compute) against 1,875 with and without MCR"
+    pairs = tuple(Run(f"simclr-{reg}-s{s}", _config("simclr", reg, "fashion-mnist"), s, FASHION_MONITOR,
+                      home=PLATEAU_FASHION, table=table, variant=_simclr_row(reg, "1,875"))
+                  for s in SEEDS for reg in ("none", "mcr"))
+    longer = tuple(Run(f"simclr-none-2p5x-s{s}", _config("simclr", "none", "fashion-mnist"), s, FASHION_MONITOR,
+                       table=table, variant=_simclr_row("none", "4,688")) for s in SEEDS)
+    return pairs + longer
 
 
 def _full_interval_runs() -> tuple[Run, ...]:
@@ -262,6 +280,16 @@ STUDIES = {
         "fashion-mnist", "SimCLR and BYOL with and without MCR on Fashion-MNIST, trained until SimCLR's kNN has "
         "flattened (1,875 iterations, 2 epochs)", _published_fashion_runs(), "fashion-mnist", "fashion-mnist",
         "invariance", scale=Scale(iters=1875), budget=PUBLISHED_FASHION_BUDGET),
+    # A baseline given MCR's compute on real images: three SimCLR runs of 4,688 iterations, about 90 min together
+    # at 3 jobs on the 2 cores (one part).
+    "fashion-mnist-matched": Study(
+        "fashion-mnist-matched", "SimCLR without MCR given 2.5x the iterations (about an MCR run's compute) on "
+        "Fashion-MNIST, against SimCLR with and without MCR at 1,875", _matched_fashion_runs(), "fashion-mnist",
+        "fashion-mnist", "invariance", ablation=True, scale=Scale(iters=MATCHED_FASHION_ITERS),
+        contrasts=(("SimCLR+MCR, 1,875 iterations", "SimCLR, 1,875 iterations"),
+                   ("SimCLR, 4,688 iterations", "SimCLR, 1,875 iterations"),
+                   ("SimCLR+MCR, 1,875 iterations", "SimCLR, 4,688 iterations")),
+        budget=MATCHED_FASHION_BUDGET),
     # The issue's scenes report: every row borrowed, each method where its kNN has flattened (see the budget text).
     "scenes": Study(
         "scenes", "SimCLR, BYOL and Barlow Twins with and without MCR on the factor scenes, each trained until its "
