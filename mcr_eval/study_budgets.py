@@ -33,10 +33,9 @@ PUBLISHED_FASHION_BUDGET = (
     "SimCLR run with a 3,750-iteration schedule stood 1.5-2 points higher at iterations 1,250-1,750. Baseline and "
     "MCR share config, views, iterations, batch, seeds and learning rate (the recipe's, scaled linearly to the "
     "batch); nothing was tuned for either side. Equal iterations are not equal compute: an MCR step took 2.3-2.8x "
-    "a baseline step's wall-clock here. On these grayscale images the audit's hue shift leaves every pixel as it "
-    "is and its grayscale transform scales it by the luma weights' sum, 0.9999 (under 0.03 of a grey level), so "
-    "those two scores are 1.0000 and a difference in them (BYOL grayscale: −0.000005, marked significant) "
-    "measures sensitivity to that scaling, not retained information.")
+    "a baseline step's wall-clock here. The invariance audit scores crop-out, rotation and blur only: on these "
+    "grayscale images the hue shift leaves every pixel as it is and the grayscale transform moves none by more "
+    "than 0.03 of a grey level, so the audit does not score them.")
 
 
 MATCHED_FASHION_BUDGET = (

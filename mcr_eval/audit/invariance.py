@@ -11,6 +11,10 @@ Each transformation changes one nameable property of a real image (pixel space, 
 invariance_T = 1 - mean ||z(x) - z(T x)|| / mean ||z(x_i) - z(x_j)||, with z the l2-normalized features
 and (i, j) random distinct pairs: 1 means the representation ignores the change, 0 that it moves as much as
 between two different images (negative: more). NaN when the features do not vary across images.
+
+A transformation that moves no pixel of any image by half an 8-bit grey level is not scored: on grayscale data
+(Fashion-MNIST) the hue shift is the identity and the grayscale transform rescales by the luma weights' sum
+(0.9999), so their "invariance" would be 1 by construction and a difference in it would measure nothing.
 """
 
 from __future__ import annotations
@@ -59,17 +63,31 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+# Half of one step of an 8-bit image: a smaller change is below what the stored images can show.
+VISIBLE_CHANGE = 0.5 / 255
+
+
+def changes_pixels(before: torch.Tensor, after: torch.Tensor) -> bool:
+    """Whether a transformation moved some pixel of some image by at least half an 8-bit grey level."""
+    return bool((after - before).abs().max() >= VISIBLE_CHANGE)
+
+
 def invariance_scores(pixels: torch.Tensor, featurize: Callable[[torch.Tensor], np.ndarray],
                       seed: int = 0, names: tuple[str, ...] = tuple(TRANSFORMS)) -> dict[str, float]:
-    """``transform -> invariance`` for the encoder behind ``featurize`` on pixel-space images (N >= 2)."""
+    """``transform -> invariance`` for the encoder behind ``featurize`` on pixel-space images (N >= 2); the
+    transformations that change no pixel visibly on these images (see the module docstring) are left out."""
     rng = np.random.default_rng(seed)
     base = featurize(pixels)
     typical = random_pair_distance(base, rng)
-    if typical < 1e-9:  # constant features: nothing to compare against
-        return {name: float("nan") for name in names}
     z = l2_normalize(base)
     out = {}
-    for name in names:
-        moved = l2_normalize(featurize(TRANSFORMS[name](pixels, rng).clamp(0.0, 1.0)))
+    for name in names:  # one generator, drawn in this order, so a score does not depend on which are skipped
+        moved_pixels = TRANSFORMS[name](pixels, rng).clamp(0.0, 1.0)
+        if not changes_pixels(pixels, moved_pixels):
+            continue
+        if typical < 1e-9:  # constant features: nothing to compare against
+            out[name] = float("nan")
+            continue
+        moved = l2_normalize(featurize(moved_pixels))
         out[name] = float(1.0 - np.linalg.norm(z - moved, axis=1).mean() / typical)
     return out

@@ -4,7 +4,8 @@ On factor scenes (``--data scenes``): a cross-validated linear probe for every f
 level and raw-pixel / random-init references, the factor's role under the training views (from
 encoder.json or --views), the normalized retention and the summary non-shared retention, plus
 counterfactual sensitivity and probe accuracy. On real images (``--data photos``, ``fashion-mnist``,
-``folder:ROOT``, ...): invariance to hue shift, grayscale, crop-out, rotation and blur. Several
+``folder:ROOT``, ...): invariance to hue shift, grayscale, crop-out, rotation and blur (a transformation that
+changes no pixel of these images, such as a hue shift of grayscale images, is not scored). Several
 checkpoints are audited on the same samples; records carry each run's name and seed.
 """
 
@@ -15,6 +16,7 @@ import sys
 
 import torch
 
+from mcr_eval.audit.invariance import TRANSFORMS
 from mcr_eval.audit.photos import dataset_images, photo_crops
 from mcr_eval.audit.report import (
     invariance_records,
@@ -114,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
         pixels, dataset = _real_pixels(args, data_name, size)
         invariance = real_image_invariance(encoders, pixels, args.seed, args.batch_size, device)
         by_name = {e.name: e for e in encoders}
+        unscored = [t for t in TRANSFORMS if all(t not in scores for scores in invariance.values())]
+        if unscored:
+            print(f"not scored on {dataset}: {', '.join(unscored)} (they change no pixel of these images by half a "
+                  "grey level)", file=sys.stderr)
         for name, scores in invariance.items():
             print(f"invariance {name} on {dataset}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
             records += invariance_records(by_name[name].meta, scores, dataset, len(pixels))

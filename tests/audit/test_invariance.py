@@ -37,3 +37,17 @@ def test_hue_histogram_is_rotation_invariant_and_hue_sensitive(photos):
     assert scores["rotation"] > 0.999  # a histogram ignores where pixels are
     assert scores["hue_shift"] < 0.3 and scores["grayscale"] < 0.3
     assert scores["rotation"] > scores["blur"] > scores["hue_shift"]
+
+
+def test_transforms_that_move_no_pixel_of_grey_images_are_not_scored(photos):
+    grey = TRANSFORMS["grayscale"](photos, np.random.default_rng(0))
+    # the luma weights sum to 0.9999, so grayscale of a grey image moves pixels, but by far less than a grey level
+    assert 0 < (TRANSFORMS["grayscale"](grey, None) - grey).abs().max() < 0.5 / 255
+    encoder = PixelSpaceEncoder(HueHistogramEncoder(), [0.0] * 3, [1.0] * 3)
+    colour = invariance_scores(photos, lambda x: encode(encoder, x))
+    assert set(colour) == set(TRANSFORMS)
+    flat = invariance_scores(grey, lambda x: x.flatten(1).numpy())
+    assert set(flat) == {"crop_out", "rotation", "blur"}
+    # skipping does not change the other scores: every transform draws from the generator in the same order
+    kept = invariance_scores(grey, lambda x: x.flatten(1).numpy(), names=("crop_out", "rotation", "blur"))
+    assert flat == kept
