@@ -81,6 +81,29 @@ def test_the_published_fashion_study_is_the_whole_1875_iteration_grid_borrowed(t
     assert "were trained for that study's" not in text  # same length as its home: nothing to qualify
 
 
+def test_the_compute_matched_fashion_baseline_differs_from_its_1875_iteration_twin_only_in_length(tmp_path):
+    study, home = STUDIES["fashion-mnist-matched"], STUDIES["fashion-mnist-1875"]
+    assert study.scale.iters == 4688 and study.scale.iters / home.scale.iters == pytest.approx(2.5, abs=1e-3)
+    trained = [r for r in study.runs if not r.home]
+    assert sorted(r.name for r in trained) == [f"simclr-none-2p5x-s{s}" for s in (0, 1, 2)]
+    for run in trained:
+        twin = next(r for r in home.runs if r.name == f"simclr-none-s{run.seed}")
+        long, short = train_command(study, run, tmp_path / "a"), train_command(home, twin, tmp_path / "a")
+        at = long.index("--max-iters") + 1
+        assert (long[at], short[at]) == ("4688", "1875")
+        assert long[:at] + long[at + 1:] == short[:at] + short[at + 1:]  # same config, seed, views, rate, monitor
+    # Both 1,875-iteration sides of every seed are borrowed, so each row pairs over seeds 0-2.
+    seeds = {}
+    for run in study.runs:
+        seeds.setdefault(run.variant, set()).add(run.seed)
+    assert seeds == {v: {0, 1, 2} for v in ("SimCLR, 1,875 iterations", "SimCLR+MCR, 1,875 iterations",
+                                            "SimCLR, 4,688 iterations")}
+    assert all(set(c) <= set(seeds) for c in study.contrasts)
+    text = preamble(study, {}, tmp_path / study.name)
+    assert "**Budget: unequal on purpose.**" in text
+    assert "The rows borrowed from `reports/fashion-mnist-1875/` were trained for that study's 1875 iterations." in text
+
+
 @pytest.mark.parametrize("name", sorted(n for n, s in STUDIES.items() if s.parts))
 def test_the_parts_of_a_study_train_each_of_its_own_runs_once(name):
     study = STUDIES[name]
