@@ -32,6 +32,10 @@ ABLATION_COLUMNS = (
     ("retention", "retention.color", {}),
     ("retention", "retention.pos_x", {}),
     ("retention", "retention.detail_present", {}),
+    # the real-image invariance audit (studies on Fashion-MNIST and other real data)
+    ("retention", "invariance.crop_out", {}),
+    ("retention", "invariance.rotation", {}),
+    ("retention", "invariance.blur", {}),
     ("representation", "rankme", {}),
 )
 
