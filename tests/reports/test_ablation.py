@@ -173,3 +173,18 @@ def test_a_long_curve_title_stays_inside_a_one_panel_figure(tmp_path, monkeypatc
     assert box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
     assert fig._suptitle.get_text().replace("\n", " ") == title
     plt.close(fig)
+
+
+def test_a_real_image_study_gets_one_column_per_scored_invariance_transform():
+    protocol = {"features": "l2-normalized", "score": "1 - mean shift / mean random-pair distance"}
+    recs = []
+    for run, values in (("a", (0.47, 0.03, 0.52)), ("b", (0.45, 0.04, 0.54))):
+        recs.append(rec(run, "knn", "top1", 0.8, {"k": 200, "T": 0.1}))
+        for name, value in zip(("crop_out", "rotation", "blur"), values):
+            recs.append(rec(run, "retention", f"invariance.{name}", value, {**protocol, "transform": name}))
+    (table,) = ablation_tables(recs, [("t", "base", "a"), ("t", "mcr", "b")])
+    assert len(table.columns) == 4
+    assert [c.split(" · ")[0] for c in table.columns[1:]] == [
+        "Retention invariance.crop_out", "Retention invariance.rotation", "Retention invariance.blur"]
+    assert [row[1:] for row in table.cells] == [["0.4700 (n=1)", "0.0300 (n=1)", "0.5200 (n=1)"],
+                                                ["0.4500 (n=1)", "0.0400 (n=1)", "0.5400 (n=1)"]]
