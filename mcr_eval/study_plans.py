@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mcr_eval.study_budgets import MATCHED_FASHION_BUDGET, PUBLISHED_FASHION_BUDGET, PUBLISHED_SCENES_BUDGET
+from mcr_eval.study_budgets import (
+    DOUBLE_SCHEDULE_BUDGET,
+    DOUBLE_SCHEDULE_MCR_BUDGET,
+    MATCHED_FASHION_BUDGET,
+    PUBLISHED_FASHION_BUDGET,
+    PUBLISHED_SCENES_BUDGET,
+    VIEWS_DIAGNOSIS_BUDGET,
+)
 from mcr_eval.study_paths import is_evaluated, results_path, run_dir, table_runs, unique_runs  # noqa: F401 (re-exported)
 from mcr_eval.study_types import Run, Scale, Study
 
@@ -327,14 +334,7 @@ STUDIES = {
                    ("SimCLR+MCR, 1,860 iterations", "SimCLR, 1,860 iterations"),
                    ("SimCLR+MCR, 1,860 iterations", "SimCLR, 3,720 iterations")),
         parts=(("*-2x-s0", "*-2x-s1", "*-2x-s2", "*-2x-s3"), ("*-2x-s4",)),
-        budget="**Budget: unequal on purpose.** The 3,720-iteration baseline plans 60 epochs instead of the "
-               "recipe's 30 (the same 2-epoch warm-up, then the cosine decay over all 3,720 iterations) and shares "
-               "everything else (config, views, batch, seeds, learning rate) with the 1,860-iteration runs of "
-               "`reports/scenes-full/`. Measured there at 2 jobs, a 1,860-iteration SimCLR+MCR run took 2.3-3.0x "
-               "as long as a SimCLR run (2,956-2,968 s against 985-1,275 s, seeds 0-2), so 3,720 baseline "
-               "iterations cost 0.7-0.9x of one MCR run. This study's own per-run times are not comparable: "
-               "its runs shared the 2 cores three ways for part of the time, so they, and the part times computed "
-               "from them below, overstate what a regeneration takes."),
+        budget=DOUBLE_SCHEDULE_BUDGET),
     # The like-for-like test of MCR's premise at a length where the baseline has flattened: SimCLR + MCR for the
     # same 3,720 iterations as the scenes-full-2x baselines. One MCR run took 90 min at 2 jobs here, so the
     # study is regenerated in three parts of two, two and one seed.
@@ -348,12 +348,7 @@ STUDIES = {
                    ("SimCLR, 3,720 iterations", "SimCLR, 1,860 iterations")),
         parts=(("simclr-mcr-2x-s0", "simclr-mcr-2x-s1"), ("simclr-mcr-2x-s2", "simclr-mcr-2x-s3"),
                ("simclr-mcr-2x-s4",)),
-        budget="**Same iterations for both sides at each length.** At 3,720 and at 1,860 iterations the baseline "
-               "and MCR runs share config, views, iterations, batch, seeds and learning rate (the recipe's, scaled "
-               "linearly to the batch; the 3,720-iteration runs plan 60 epochs with the same 2-epoch warm-up). "
-               "Nothing was tuned for either side. Equal iterations are not equal compute: an MCR step (its "
-               "bi-level update of CompMod) took 2.3-3.0x a baseline step's wall-clock in `reports/scenes-full/`; "
-               "`reports/scenes-full-2x/` gives the baseline the extra compute instead."),
+        budget=DOUBLE_SCHEDULE_MCR_BUDGET),
     # The whole grid at 3,720 iterations (part 1 of 5 run; see _plateau_runs). Per-run times at 2 jobs, doubled
     # from reports/scenes-full: BYOL+MCR about 110 min, BYOL 55-70, Barlow Twins+MCR 95, Barlow Twins 40; each
     # BYOL part runs a Barlow Twins baseline after the BYOL baseline on the second core. About 9 h in all.
@@ -371,11 +366,7 @@ STUDIES = {
         "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", ablation=True, scale=Scale(iters=3720),
         parts=(("byol-none-simclrviews-2x-s0", "barlowtwins-none-simclrviews-2x-s0"),
                ("simclr-none-byolviews-2x-s0", "vicreg-none-2x-s0")),
-        budget="**A diagnosis, not an MCR comparison.** No run uses MCR. Each new run shares config, iterations, "
-               "batch, seed and learning rate (the recipe's, scaled linearly to the batch) with its borrowed row and "
-               "changes only the views; VICReg runs its own recipe. The new runs' online kNN (the curves figure) "
-               "watched the validation scenes (generator seed 1), the borrowed runs' the test scenes; every table "
-               "is on the test scenes. Nothing was tuned."),
+        budget=VIEWS_DIAGNOSIS_BUDGET),
     # Is the recipe's learning rate (the one every published study uses) also what a validation split picks,
     # for the baseline and for MCR alike? Evaluated on scenes drawn with another generator seed (seed=1:
     # same distribution, no image shared with the test split of the other studies).
