@@ -287,8 +287,8 @@ STUDIES = {
         "fashion-mnist", "SimCLR and BYOL with and without MCR on Fashion-MNIST, trained until SimCLR's kNN has "
         "flattened (1,875 iterations, 2 epochs)", _published_fashion_runs(), "fashion-mnist", "fashion-mnist",
         "invariance", scale=Scale(iters=1875), budget=PUBLISHED_FASHION_BUDGET),
-    # A baseline given MCR's compute on real images: three SimCLR runs of 4,688 iterations, about 90 min together
-    # at 3 jobs on the 2 cores (one part).
+    # A baseline given MCR's compute on real images: three SimCLR runs of 4,688 iterations, 78 min together at
+    # 3 jobs on the 2 cores (one part).
     "fashion-mnist-matched": Study(
         "fashion-mnist-matched", "SimCLR without MCR given 2.5x the iterations (about an MCR run's compute) on "
         "Fashion-MNIST, against SimCLR with and without MCR at 1,875", _matched_fashion_runs(), "fashion-mnist",
