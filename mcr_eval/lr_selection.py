@@ -101,7 +101,7 @@ def selection_markdown(study: Study, out: Path, choices: list[Choice]) -> str:
     lines = [f"**Learning rate chosen on validation, then tested once.** For each method and side the run with "
              f"the highest validation kNN top-1 (k=200, T=0.1, on `{study.eval_data}`) is chosen (a tie goes to "
              f"the recipe's rate); only the chosen runs are evaluated on the test split `{study.test_data}`, the "
-             "split of the other scenes reports.", "",
+             "split the other reports on these data are evaluated on.", "",
              f"| Method | validation kNN top-1 at lr {header} | chosen lr | test kNN top-1 | test linear top-1 |",
              "|---|---|---|---|---|"]
     for c in choices:

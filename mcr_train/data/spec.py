@@ -1,7 +1,8 @@
 """Data specs: one string that means the same dataset in training, evaluation and ``mcr-data``.
 
 Grammar: ``NAME[:ROOT][?key=value&key=value]``, e.g. ``scenes?n=5000&size=64``, ``fashion-mnist``,
-``cifar10:/data/cifar``, ``imagenet:/data/imagenet?classes=/data/imagenet100.txt``.
+``cifar10:/data/cifar``, ``imagenet:/data/imagenet?classes=/data/imagenet100.txt``,
+``fashion-mnist?holdout=10000`` (the last 10,000 training images as the ``test`` split: a validation split).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def _scenes(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDat
 def _fashion(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDataset:
     from mcr_train.data.formats.idx import load_fashion_mnist
 
-    return load_fashion_mnist(spec.root, split, transform)
+    holdout = spec.options.get("holdout")
+    if holdout is not None and not holdout.isdigit():
+        raise DataError(f"data spec '{spec}': holdout={holdout!r} must be a whole number of training images")
+    return load_fashion_mnist(spec.root, split, transform, None if holdout is None else int(holdout))
 
 
 def _digits(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDataset:
@@ -97,7 +101,8 @@ LOADERS: dict[str, Callable[[DataSpec, str, Transform], LabeledImageDataset]] = 
     "folder": _folder,
 }
 NEEDS_ROOT = {"cifar10", "cifar100", "stl10", "tiny-imagenet", "imagenet", "folder"}
-OPTION_KEYS = {"scenes": set(SCENES_DEFAULTS), "imagenet": {"classes"}, "folder": {"classes"}}
+OPTION_KEYS = {"scenes": set(SCENES_DEFAULTS), "imagenet": {"classes"}, "folder": {"classes"},
+               "fashion-mnist": {"holdout"}}
 
 
 def parse_spec(text: str | DataSpec) -> DataSpec:

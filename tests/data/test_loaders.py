@@ -25,6 +25,22 @@ def test_fashion_mnist_idx(idx_root):
     assert train.classes[0] == "t-shirt/top" and train.class_counts()["t-shirt/top"] == 3
 
 
+def test_fashion_mnist_holdout_splits_the_training_file_and_never_reads_the_test_file(idx_root):
+    full = build_dataset(f"fashion-mnist:{idx_root}", "train")
+    train = build_dataset(f"fashion-mnist:{idx_root}?holdout=6", "train")
+    validation = build_dataset(f"fashion-mnist:{idx_root}?holdout=6", "test")
+    assert (len(train), len(validation)) == (24, 6)
+    assert np.array_equal(train.images, full.images[:24]) and np.array_equal(validation.images, full.images[24:])
+    assert validation.targets.tolist() == [4, 5, 6, 7, 8, 9]
+    (idx_root / "t10k-images-idx3-ubyte.gz").unlink()  # the real test images are not needed to validate
+    assert len(build_dataset(f"fashion-mnist:{idx_root}?holdout=6", "test")) == 6
+    for bad, message in (("0", "between 1 and 29"), ("30", "between 1 and 29"), ("a", "whole number")):
+        with pytest.raises(DataError, match=message):
+            build_dataset(f"fashion-mnist:{idx_root}?holdout={bad}", "train")
+    with pytest.raises(DataError, match="options for fashion-mnist: \\['holdout'\\]"):
+        parse_spec("fashion-mnist?n=5")
+
+
 def test_truncated_idx_is_one_clear_error(idx_root):
     path = idx_root / "train-images-idx3-ubyte.gz"
     data = gzip.decompress(path.read_bytes())
@@ -163,6 +179,15 @@ def test_real_fashion_mnist_counts():
     assert (len(train), len(test)) == (60000, 10000)
     assert set(train.class_counts().values()) == {6000}
     assert set(test.class_counts().values()) == {1000}
+
+
+@pytest.mark.fmnist
+@pytest.mark.skipif(not FMNIST.is_dir(), reason="Debian package dataset-fashion-mnist is not installed")
+def test_real_fashion_mnist_validation_split_is_class_balanced():
+    validation = build_dataset("fashion-mnist?holdout=10000", "test")
+    counts = np.bincount(validation.targets, minlength=10)
+    assert counts.sum() == 10000 and counts.min() >= 900 and counts.max() <= 1100
+    assert dataset_stats("fashion-mnist?holdout=10000") == dataset_stats("fashion-mnist")
 
 
 def test_idx_writer_round_trip(tmp_path):

@@ -236,6 +236,28 @@ def test_learning_rate_selection_tries_each_rate_on_both_sides_and_evaluates_off
     assert all("seed=1" in c[c.index("--data") + 1] for c in commands)
 
 
+def test_fashion_learning_rate_selection_is_the_published_run_on_a_held_out_tenth_at_three_rates():
+    from mcr_eval.study_plans import VALIDATION_FASHION
+
+    study, published = STUDIES["fashion-mnist-lr"], STUDIES["fashion-mnist-1875"]
+    assert (study.train_spec, study.eval_data, study.test_data) == (VALIDATION_FASHION, VALIDATION_FASHION,
+                                                                    "fashion-mnist")
+    assert study.scale == published.scale and study.audit == "none"
+    assert {(r.name.split("-")[1], r.lr_factor) for r in study.runs} == {
+        (reg, f) for reg in ("none", "mcr") for f in (0.5, 1.0, 2.0)}
+    for run in study.runs:
+        twin = next(r for r in published.runs if r.name == f"simclr-{run.name.split('-')[1]}-s0")
+        mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
+        recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
+        swapped = [t.replace("fashion-mnist", VALIDATION_FASHION) if t.startswith(("data.spec=", "knn_monitor.data="))
+                   else f"optimizer.lr={float(recipe.split('=')[1]) * run.lr_factor!r}" if t == recipe else t
+                   for t in theirs]
+        assert mine == swapped  # only the rate and the held-out data differ from the published run
+    commands = evaluation_commands(study, study.runs[0], ROOT / "o", ROOT / "r.jsonl")
+    assert [c[0] for c in commands] == ["knn", "linear", "represent"]
+    assert {c[c.index("--data") + 1] for c in commands} == {"fashion-mnist?holdout=10000"}
+
+
 def test_smoke_study_runs_every_step_in_parts_and_resumes(tmp_path, capsys):
     out = tmp_path / "smoke"
     study = STUDIES["smoke"]

@@ -50,13 +50,24 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def load_fashion_mnist(root: Path | None, split: str, transform: Transform = None) -> ArrayImageDataset:
+def load_fashion_mnist(root: Path | None, split: str, transform: Transform = None,
+                       holdout: int | None = None) -> ArrayImageDataset:
+    """One split of Fashion-MNIST (Xiao et al., 2017). With ``holdout=N`` the last N training images become the
+    ``test`` split and ``train`` keeps the rest: a validation split for choosing hyperparameters without ever
+    reading the real test images (the training file is already shuffled, so its tail is class-balanced)."""
     root = Path(root) if root else DEFAULT_FASHION_MNIST_ROOT
     require_dir(root, "fashion-mnist", LAYOUT)
     if split not in FILES:
         raise DataError(f"fashion-mnist has splits {sorted(FILES)}, not {split!r}")
-    image_file, label_file = (require_file(root / f, "fashion-mnist", LAYOUT) for f in FILES[split])
+    files = FILES["train" if holdout is not None else split]
+    image_file, label_file = (require_file(root / f, "fashion-mnist", LAYOUT) for f in files)
     images, labels = read_idx(image_file), read_idx(label_file)
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"fashion-mnist: {image_file} must hold N x H x W images and {label_file} N labels")
+    if holdout is not None:
+        if not 0 < holdout < len(images):
+            raise DataError(f"fashion-mnist holdout={holdout} must be between 1 and {len(images) - 1} "
+                            f"(the training file holds {len(images)} images)")
+        keep = slice(len(images) - holdout, None) if split == "test" else slice(0, len(images) - holdout)
+        images, labels = images[keep], labels[keep]
     return ArrayImageDataset(images, labels, FASHION_MNIST_CLASSES, "fashion-mnist", transform)
