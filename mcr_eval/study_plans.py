@@ -107,18 +107,19 @@ def _lr_selection_runs(methods: Sequence[tuple[str, str]], dataset: str, validat
 CHOSEN_LR = {("simclr", "none"): 0.5, ("simclr", "mcr"): 0.5, ("byol", "none"): 0.5, ("byol", "mcr"): 1.0}
 
 
-def _chosen_lr_runs() -> tuple[Run, ...]:
-    """SimCLR and BYOL, each side at its chosen rate, seeds 0-2. A side chosen at the recipe's rate borrows the
-    300-iteration scenes study's runs (same config, scale and evaluation data); the others are trained here."""
+def _chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str,
+                    options: tuple[str, ...] = ()) -> tuple[Run, ...]:
+    """Each method and side at its chosen rate, seeds 0-2. A side chosen at the recipe's rate borrows the runs of
+    ``home`` (same config, scale and evaluation data); the others are trained here."""
     runs = []
     for seed in SEEDS:
-        for (method, reg), factor in CHOSEN_LR.items():
-            config = _config(method, reg, "scenes")
+        for (method, reg), factor in chosen.items():
+            config = _config(method, reg, dataset)
             if factor == 1.0:
-                runs.append(Run(f"{method}-{reg}-s{seed}", config, seed, home=SHORT_SCENES))
+                runs.append(Run(f"{method}-{reg}-s{seed}", config, seed, options, home=home))
             else:
                 runs.append(Run(f"{method}-{reg}-lr{factor:g}".replace(".", "p") + f"-s{seed}", config, seed,
-                                lr_factor=factor))
+                                options, lr_factor=factor))
     return tuple(runs)
 
 
@@ -394,8 +395,8 @@ STUDIES = {
     # split for both".
     "scenes-chosen-lr": Study(
         "scenes-chosen-lr", "SimCLR and BYOL with and without MCR on the factor scenes, each side at the learning "
-        "rate chosen on validation scenes", _chosen_lr_runs(), "scenes?n=4000", "scenes?n=2000&n_test=1000",
-        "factors", lr_chosen_by="scenes-lr"),
+        "rate chosen on validation scenes", _chosen_lr_runs(CHOSEN_LR, "scenes", SHORT_SCENES), "scenes?n=4000",
+        "scenes?n=2000&n_test=1000", "factors", lr_chosen_by="scenes-lr"),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",
         "scenes?n=2000&n_test=1000", "factors", ablation=True,

@@ -391,7 +391,7 @@ def test_every_run_a_study_trains_plans_exactly_the_studys_iterations():
     """A study longer than the recipe must plan more epochs: ``--max-iters`` only shortens a schedule."""
     from mcr_train.engine.schedule import plan_schedule
 
-    train_sizes = {"fashion-mnist": 60000}
+    train_sizes = {"fashion-mnist": 60000, "fashion-mnist?holdout=10000": 50000}
     for study in STUDIES.values():
         spec = study.train_spec
         n = int(spec.split("n=")[1].split("&")[0]) if "n=" in spec else train_sizes[spec]
