@@ -174,17 +174,22 @@ def evaluate(study: Study, run: Run, out: Path) -> str:
     # Two invocations of a study may overlap (say, a resumed one); the lock makes the second wait and skip.
     with open(final.with_suffix(".evaluating"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if final.is_file():
-            return f"{run.name}: already evaluated"
-        partial = final.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "mcr_eval.study", study.name, "--out", str(out), "--evaluate-one",
-                   run.name, "--results", str(partial)]
-        seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
-        partial.rename(final)
-        partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
-        final.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
+        message = _evaluate_unless_evaluated(study, run, out, final)
     final.with_suffix(".evaluating").unlink(missing_ok=True)
+    return message
+
+
+def _evaluate_unless_evaluated(study: Study, run: Run, out: Path, final: Path) -> str:
+    if final.is_file():
+        return f"{run.name}: already evaluated"
+    partial = final.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "mcr_eval.study", study.name, "--out", str(out), "--evaluate-one",
+               run.name, "--results", str(partial)]
+    seconds = _run_logged(command, out / "results" / f"{run.name}.log", f"evaluation of {run.name}")
+    partial.rename(final)
+    partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
+    final.with_suffix(".seconds").write_text(f"{seconds:.1f}\n")
     return f"{run.name}: evaluated in {seconds:.0f}s"
 
 

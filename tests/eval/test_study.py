@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mcr_eval.study import (
     ROOT,
     STUDIES,
+    evaluate,
     evaluation_commands,
     is_trained,
     longest_first,
@@ -341,6 +342,16 @@ def test_a_cloned_run_with_results_but_no_weights_is_not_retrained(tmp_path):
     assert pretrain(study, run, tmp_path) == ("byol-none-s1: already trained and evaluated (weights not kept; "
                                               "logs and results are)")
     assert (work / "20261128_183214").is_dir()
+
+
+def test_an_evaluation_skipped_as_done_leaves_no_lock_file_behind(tmp_path):
+    study = STUDIES["smoke"]
+    run = study.runs[0]
+    final = tmp_path / "results" / f"{run.name}.jsonl"
+    final.parent.mkdir()
+    final.write_text("{}\n")
+    assert evaluate(study, run, tmp_path) == f"{run.name}: already evaluated"
+    assert sorted(p.name for p in final.parent.iterdir()) == [final.name]
 
 
 def test_evaluate_one_needs_a_known_run(tmp_path, capsys):
