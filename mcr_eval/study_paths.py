@@ -12,6 +12,15 @@ from pathlib import Path
 from mcr_eval.study_types import Run, Study
 from mcr_train.errors import ConfigError
 
+CONFIGS = "configs/train"
+
+
+def train_config(method: str, regularizer: str, dataset: str, ablation: str = "") -> str:
+    """The repository-relative training config of a method, side and dataset (or of one MCR ablation)."""
+    suffix = f"-mcr-{ablation}" if ablation else ("-mcr" if regularizer == "mcr" else "")
+    folder = f"{CONFIGS}/ablations" if ablation else CONFIGS
+    return f"{folder}/{method}{suffix}_resnet18-cifar_1xb128-30e_{dataset}.py"
+
 
 def run_dir(out: Path, study: Study, run: Run) -> Path:
     """The run's folder: under the study's own report folder, or under the one of the study it borrows it from."""

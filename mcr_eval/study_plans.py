@@ -16,12 +16,18 @@ from mcr_eval.study_budgets import (
     PUBLISHED_SCENES_BUDGET,
     VIEWS_DIAGNOSIS_BUDGET,
 )
-from mcr_eval.study_paths import is_evaluated, results_path, run_dir, table_runs, unique_runs  # noqa: F401 (re-exported)
-from mcr_eval.study_types import Run, Scale, Study
+from mcr_eval.study_lr_plans import CHOSEN_LR, chosen_lr_runs, lr_selection_runs
+from mcr_eval.study_paths import (  # noqa: F401 (re-exported)
+    is_evaluated,
+    results_path,
+    run_dir,
+    table_runs,
+    train_config,
+    unique_runs,
+)
+from mcr_eval.study_types import SEEDS, Run, Scale, Study
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = "configs/train"
-SEEDS = (0, 1, 2)
 # The first scenes study: 300 iterations (4.8 epochs), too short for kNN to plateau; its seed-0 SimCLR runs are the
 # default rows of the ablations.
 SHORT_SCENES = "scenes-300"
@@ -31,23 +37,17 @@ SHORT_FASHION = "fashion-mnist-300"
 PLATEAU_FASHION = "fashion-mnist-1875"
 
 
-def _config(method: str, regularizer: str, dataset: str, ablation: str = "") -> str:
-    suffix = f"-mcr-{ablation}" if ablation else ("-mcr" if regularizer == "mcr" else "")
-    folder = f"{CONFIGS}/ablations" if ablation else CONFIGS
-    return f"{folder}/{method}{suffix}_resnet18-cifar_1xb128-30e_{dataset}.py"
-
-
 def _grid(methods: Sequence[str], dataset: str, options: tuple[str, ...] = (),
           seeds: Sequence[int] = SEEDS) -> tuple[Run, ...]:
-    return tuple(Run(f"{m}-{reg}-s{s}", _config(m, reg, dataset), s, options)
+    return tuple(Run(f"{m}-{reg}-s{s}", train_config(m, reg, dataset), s, options)
                  for s in seeds for m in methods for reg in ("none", "mcr"))
 
 
 def _ablation_runs() -> tuple[Run, ...]:
     """SimCLR, seed 0: the default and baseline rows come from the 300-iteration scenes study; every other row
     changes one thing. Seeds 1 and 2 of the default are borrowed too (no table) for the seed-to-seed spread row."""
-    base = _config("simclr", "none", "scenes")
-    mcr = _config("simclr", "mcr", "scenes")
+    base = train_config("simclr", "none", "scenes")
+    mcr = train_config("simclr", "mcr", "scenes")
     runs = [Run(f"simclr-mcr-s{s}", mcr, s, home=SHORT_SCENES) for s in (1, 2)]
     for table, rows in {
         "λ1 / λ2 sensitivity (default λ1 = λ2 = 1)": [
@@ -59,23 +59,23 @@ def _ablation_runs() -> tuple[Run, ...]:
     }.items():
         runs += [Run("simclr-none-s0", base, 0, home=SHORT_SCENES, table=table, variant="SimCLR (no MCR)"),
                  Run("simclr-mcr-s0", mcr, 0, home=SHORT_SCENES, table=table, variant="SimCLR+MCR default")]
-        runs += [Run(f"simclr-mcr-{tag}-s0", _config("simclr", "mcr", "scenes", tag), 0, table=table, variant=label)
-                 for label, tag in rows]
+        runs += [Run(f"simclr-mcr-{tag}-s0", train_config("simclr", "mcr", "scenes", tag), 0, table=table,
+                     variant=label) for label, tag in rows]
     table = "lookahead step (default: plain SGD step at the LARS learning rate)"
     runs += [Run("simclr-none-s0", base, 0, home=SHORT_SCENES, table=table, variant="SimCLR (no MCR)"),
              Run("simclr-mcr-s0", mcr, 0, home=SHORT_SCENES, table=table, variant="SimCLR+MCR default"),
-             Run("simclr-mcr-lookahead-optimizer-s0", _config("simclr", "mcr", "scenes", "lookahead-optimizer"), 0,
+             Run("simclr-mcr-lookahead-optimizer-s0", train_config("simclr", "mcr", "scenes", "lookahead-optimizer"), 0,
                  table=table, variant="LARS-consistent step (lookahead='optimizer')")]
     # Level 2 every k-th step is how the per-step overhead meets the cost goals (benchmarks/RESULTS.md); these
     # rows measure what skipping it costs. The every-step finite-difference row is the estimator table's run.
     table = "level-2 interval (default: the hypergradient step every iteration)"
     runs += [Run("simclr-none-s0", base, 0, home=SHORT_SCENES, table=table, variant="SimCLR (no MCR)"),
              Run("simclr-mcr-s0", mcr, 0, home=SHORT_SCENES, table=table, variant="SimCLR+MCR default"),
-             Run("simclr-mcr-interval4-s0", _config("simclr", "mcr", "scenes", "interval4"), 0, table=table,
+             Run("simclr-mcr-interval4-s0", train_config("simclr", "mcr", "scenes", "interval4"), 0, table=table,
                  variant="exact, level 2 every 4th step"),
-             Run("simclr-mcr-fd-s0", _config("simclr", "mcr", "scenes", "fd"), 0, table=table,
+             Run("simclr-mcr-fd-s0", train_config("simclr", "mcr", "scenes", "fd"), 0, table=table,
                  variant="finite difference, every step"),
-             Run("simclr-mcr-fd-interval8-s0", _config("simclr", "mcr", "scenes", "fd-interval8"), 0, table=table,
+             Run("simclr-mcr-fd-interval8-s0", train_config("simclr", "mcr", "scenes", "fd-interval8"), 0, table=table,
                  variant="finite difference, level 2 every 8th step")]
     table = "augmentation combinations (the paper's Table 4 analog)"
     runs += [Run("simclr-none-s0", base, 0, home=SHORT_SCENES, table=table, variant="SimCLR, all augmentations"),
@@ -85,41 +85,6 @@ def _ablation_runs() -> tuple[Run, ...]:
             label = f"SimCLR{'+MCR' if reg == 'mcr' else ''}, {cut.replace('_', '-')}"
             runs.append(Run(f"simclr-{reg}-{cut}-s0", config, 0, (f"data.views=simclr_cifar-{cut}",),
                             table=table, variant=label))
-    return tuple(runs)
-
-
-def _lr_selection_runs(methods: Sequence[tuple[str, str]], dataset: str, validation: str,
-                       options: tuple[str, ...] = ()) -> tuple[Run, ...]:
-    """Seed 0 of each method, with and without MCR, at 0.5, 1 and 2 times the recipe's learning rate."""
-    runs = []
-    for method, label in methods:
-        table = f"{label} learning rate, selected on {validation} (kNN top-1)"
-        for reg in ("none", "mcr"):
-            for factor, tag in ((0.5, "0p5"), (1.0, "1"), (2.0, "2")):
-                runs.append(Run(f"{method}-{reg}-lr{tag}-s0", _config(method, reg, dataset), 0, options,
-                                table=table, variant=f"{label}{'+MCR' if reg == 'mcr' else ''}, lr x{factor:g}",
-                                lr_factor=factor))
-    return tuple(runs)
-
-
-# The rate ``reports/scenes-lr`` chose per method and side on the validation scenes (seed 0; a test checks this
-# against the committed results), as a factor of the recipe's.
-CHOSEN_LR = {("simclr", "none"): 0.5, ("simclr", "mcr"): 0.5, ("byol", "none"): 0.5, ("byol", "mcr"): 1.0}
-
-
-def _chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str,
-                    options: tuple[str, ...] = ()) -> tuple[Run, ...]:
-    """Each method and side at its chosen rate, seeds 0-2. A side chosen at the recipe's rate borrows the runs of
-    ``home`` (same config, scale and evaluation data); the others are trained here."""
-    runs = []
-    for seed in SEEDS:
-        for (method, reg), factor in chosen.items():
-            config = _config(method, reg, dataset)
-            if factor == 1.0:
-                runs.append(Run(f"{method}-{reg}-s{seed}", config, seed, options, home=home))
-            else:
-                runs.append(Run(f"{method}-{reg}-lr{factor:g}".replace(".", "p") + f"-s{seed}", config, seed,
-                                options, lr_factor=factor))
     return tuple(runs)
 
 
@@ -143,10 +108,10 @@ def _matched_fashion_runs() -> tuple[Run, ...]:
     to the 1,875-iteration SimCLR pairs of the same seeds: does a baseline given MCR's compute reach it, and how
     much did 1,875 iterations leave on the table? The cosine spans all 4,688 iterations."""
     table = "SimCLR, seeds 0-2: 2.5x the iterations (MCR's compute) against 1,875 with and without MCR"
-    pairs = tuple(Run(f"simclr-{reg}-s{s}", _config("simclr", reg, "fashion-mnist"), s, FASHION_MONITOR,
+    pairs = tuple(Run(f"simclr-{reg}-s{s}", train_config("simclr", reg, "fashion-mnist"), s, FASHION_MONITOR,
                       home=PLATEAU_FASHION, table=table, variant=_simclr_row(reg, "1,875"))
                   for s in SEEDS for reg in ("none", "mcr"))
-    longer = tuple(Run(f"simclr-none-2p5x-s{s}", _config("simclr", "none", "fashion-mnist"), s, FASHION_MONITOR,
+    longer = tuple(Run(f"simclr-none-2p5x-s{s}", train_config("simclr", "none", "fashion-mnist"), s, FASHION_MONITOR,
                        table=table, variant=_simclr_row("none", "4,688")) for s in SEEDS)
     return pairs + longer
 
@@ -158,11 +123,11 @@ def _full_interval_runs() -> tuple[Run, ...]:
     runs = []
     for seed in (1, 2):
         table = f"seed {seed}, full 30-epoch schedule: level-2 interval (default: every step)"
-        runs += [Run(f"simclr-none-s{seed}", _config("simclr", "none", "scenes"), seed, FULL_MONITOR,
+        runs += [Run(f"simclr-none-s{seed}", train_config("simclr", "none", "scenes"), seed, FULL_MONITOR,
                      home="scenes-full", table=table, variant="SimCLR (no MCR)"),
-                 Run(f"simclr-mcr-s{seed}", _config("simclr", "mcr", "scenes"), seed, FULL_MONITOR,
+                 Run(f"simclr-mcr-s{seed}", train_config("simclr", "mcr", "scenes"), seed, FULL_MONITOR,
                      home="scenes-full", table=table, variant="SimCLR+MCR default (exact, every step)")]
-        runs += [Run(f"simclr-mcr-{tag}-s{seed}", _config("simclr", "mcr", "scenes", tag), seed, FULL_MONITOR,
+        runs += [Run(f"simclr-mcr-{tag}-s{seed}", train_config("simclr", "mcr", "scenes", tag), seed, FULL_MONITOR,
                      table=table, variant=label)
                  for tag, label in (("interval4", "exact, level 2 every 4th step"),
                                     ("fd-interval8", "finite difference, level 2 every 8th step"))]
@@ -189,7 +154,7 @@ def _double_schedule_runs() -> tuple[Run, ...]:
 
 def _full_schedule_pair(seed: int, table: str) -> tuple[Run, Run]:
     """The scenes-full SimCLR runs of one seed, without and with MCR, as rows of another study's table."""
-    return tuple(Run(f"simclr-{reg}-s{seed}", _config("simclr", reg, "scenes"), seed, FULL_MONITOR,
+    return tuple(Run(f"simclr-{reg}-s{seed}", train_config("simclr", reg, "scenes"), seed, FULL_MONITOR,
                      home="scenes-full", table=table, variant=_simclr_row(reg, "1,860")) for reg in ("none", "mcr"))
 
 
@@ -199,7 +164,7 @@ def _simclr_row(regularizer: str, iterations: str) -> str:
 
 def _double_run(regularizer: str, seed: int, table: str, home: str | None) -> Run:
     """SimCLR with or without MCR at 3,720 iterations: 60 planned epochs, the cosine over all of them."""
-    return Run(f"simclr-{regularizer}-2x-s{seed}", _config("simclr", regularizer, "scenes"), seed,
+    return Run(f"simclr-{regularizer}-2x-s{seed}", train_config("simclr", regularizer, "scenes"), seed,
                DOUBLE_OPTIONS, home=home, table=table, variant=_simclr_row(regularizer, "3,720"))
 
 
@@ -219,7 +184,7 @@ def _plateau_runs() -> tuple[Run, ...]:
     where SimCLR's online kNN has flattened (``reports/scenes-full-2x``). The SimCLR runs are borrowed; BYOL and
     Barlow Twins, near chance through 1,860 iterations in ``reports/scenes-full``, train here. Only part 1 has
     run: it showed them still at chance at 3,720, so the published ``scenes`` study takes them at 1,860."""
-    return tuple(Run(f"{m}-{reg}-2x-s{s}", _config(m, reg, "scenes"), s, DOUBLE_OPTIONS,
+    return tuple(Run(f"{m}-{reg}-2x-s{s}", train_config(m, reg, "scenes"), s, DOUBLE_OPTIONS,
                      home=DOUBLE_SIMCLR_HOMES[reg] if m == "simclr" else None)
                  for s in SEEDS for m in ("simclr", "byol", "barlowtwins") for reg in ("none", "mcr"))
 
@@ -230,9 +195,9 @@ def _published_scenes_runs() -> tuple[Run, ...]:
     1,860 (``reports/scenes-full-2x``) and has flattened by 3,720. BYOL and Barlow Twins with and without MCR (seeds
     0-2) at the recipe's 1,860: their kNN is flat near chance from the first check on, and stays there on seed 0
     trained to 3,720 (``reports/scenes-2x``)."""
-    simclr = tuple(Run(f"simclr-{reg}-2x-s{s}", _config("simclr", reg, "scenes"), s, DOUBLE_OPTIONS,
+    simclr = tuple(Run(f"simclr-{reg}-2x-s{s}", train_config("simclr", reg, "scenes"), s, DOUBLE_OPTIONS,
                        home=DOUBLE_SIMCLR_HOMES[reg]) for s in DOUBLE_SEEDS for reg in ("none", "mcr"))
-    flat = tuple(Run(f"{m}-{reg}-s{s}", _config(m, reg, "scenes"), s, FULL_MONITOR, home="scenes-full")
+    flat = tuple(Run(f"{m}-{reg}-s{s}", train_config(m, reg, "scenes"), s, FULL_MONITOR, home="scenes-full")
                  for s in SEEDS for m in ("byol", "barlowtwins") for reg in ("none", "mcr"))
     return simclr + flat
 
@@ -261,12 +226,12 @@ def _views_diagnosis_runs() -> tuple[Run, ...]:
             ("simclr", "SimCLR", "SimCLR views", "BYOL recipe views", "scenes-full-2x")):
         swap = "byol_cifar" if method == "simclr" else "simclr_cifar"
         tag = swap.split("_")[0]
-        runs += [Run(f"{method}-none-2x-s0", _config(method, "none", "scenes"), 0, DOUBLE_OPTIONS, home=home,
+        runs += [Run(f"{method}-none-2x-s0", train_config(method, "none", "scenes"), 0, DOUBLE_OPTIONS, home=home,
                      table=table, variant=f"{label}, {own}"),
-                 Run(f"{method}-none-{tag}views-2x-s0", _config(method, "none", "scenes"), 0,
+                 Run(f"{method}-none-{tag}views-2x-s0", train_config(method, "none", "scenes"), 0,
                      (*monitor, f"data.views={swap}"), table=table, variant=f"{label}, {other}")]
     # VICReg (BYOL's views, no EMA, no predictor, explicit variance term): does any non-contrastive loss learn here?
-    runs.append(Run("vicreg-none-2x-s0", _config("vicreg", "none", "scenes"), 0, monitor, table=table,
+    runs.append(Run("vicreg-none-2x-s0", train_config("vicreg", "none", "scenes"), 0, monitor, table=table,
                     variant="VICReg, BYOL recipe views (its recipe's)"))
     return tuple(runs)
 
@@ -313,7 +278,7 @@ STUDIES = {
     # A two-run, two-iteration pass through every step: what the test suite runs, and a quick install check.
     "smoke": Study(
         "smoke", "smoke test of the study pipeline (not a result)",
-        tuple(Run(f"simclr-{reg}-s0", _config("simclr", reg, "scenes"), 0) for reg in ("none", "mcr")),
+        tuple(Run(f"simclr-{reg}-s0", train_config("simclr", reg, "scenes"), 0) for reg in ("none", "mcr")),
         "scenes?n=32", "scenes?n=40&n_test=20", "factors", audit_n=60, counterfactuals=10,
         attribution=("simclr-none-s0", "simclr-mcr-s0"), scale=Scale(iters=2, batch=8, width=4)),
     # The recipe's whole 30-epoch schedule (30 x 62 = 1,860 iterations of 4,000 scenes at batch 64), with the online kNN
@@ -379,14 +344,14 @@ STUDIES = {
     # same distribution, no image shared with the test split of the other studies).
     "scenes-lr": Study(
         "scenes-lr", "Learning-rate selection on a validation split (SimCLR and BYOL, with and without MCR, seed 0)",
-        _lr_selection_runs((("simclr", "SimCLR"), ("byol", "BYOL")), "scenes", "the validation scenes"),
+        lr_selection_runs((("simclr", "SimCLR"), ("byol", "BYOL")), "scenes", "the validation scenes"),
         "scenes?n=4000", VALIDATION_SCENES, "none", ablation=True, test_data="scenes?n=2000&n_test=1000"),
     # The same selection for the published Fashion-MNIST comparison, at its length (1,875 iterations), on a
     # held-out tenth of the training images. SimCLR only: BYOL's six runs would double the 1 h 40 min it takes.
     "fashion-mnist-lr": Study(
         "fashion-mnist-lr", "Learning-rate selection on a validation split of Fashion-MNIST (SimCLR with and "
         "without MCR, seed 0, 1,875 iterations)",
-        _lr_selection_runs((("simclr", "SimCLR"),), "fashion-mnist", "validation Fashion-MNIST",
+        lr_selection_runs((("simclr", "SimCLR"),), "fashion-mnist", "validation Fashion-MNIST",
                            ("knn_monitor.interval=125", f"knn_monitor.data={VALIDATION_FASHION}")),
         VALIDATION_FASHION, VALIDATION_FASHION, "none", ablation=True, test_data="fashion-mnist",
         scale=Scale(iters=1875)),
@@ -395,7 +360,7 @@ STUDIES = {
     # split for both".
     "scenes-chosen-lr": Study(
         "scenes-chosen-lr", "SimCLR and BYOL with and without MCR on the factor scenes, each side at the learning "
-        "rate chosen on validation scenes", _chosen_lr_runs(CHOSEN_LR, "scenes", SHORT_SCENES), "scenes?n=4000",
+        "rate chosen on validation scenes", chosen_lr_runs(CHOSEN_LR, "scenes", SHORT_SCENES), "scenes?n=4000",
         "scenes?n=2000&n_test=1000", "factors", lr_chosen_by="scenes-lr"),
     "ablations": Study(
         "ablations", "MCR ablations on the factor scenes (SimCLR, seed 0)", _ablation_runs(), "scenes?n=4000",

@@ -380,7 +380,7 @@ def test_a_borrowed_run_is_never_retrained_by_the_study_that_borrows_it(tmp_path
 
 def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_recipe_rate_runs():
     from mcr_eval.lr_selection import choose
-    from mcr_eval.study_plans import CHOSEN_LR
+    from mcr_eval.study_lr_plans import CHOSEN_LR
 
     chosen = {(c.method, c.regularizer): c.run.lr_factor
               for c in choose(STUDIES["scenes-lr"], ROOT / "reports" / "scenes-lr")}

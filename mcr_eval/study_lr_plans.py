@@ -1,0 +1,44 @@
+"""The runs of the learning-rate studies: a rate tried at 0.5, 1 and 2 times the recipe's on a validation split,
+and each side trained at the rate validation chose for it (the protocol of ``mcr_eval.lr_selection``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mcr_eval.study_paths import train_config
+from mcr_eval.study_types import SEEDS, Run
+
+
+def lr_selection_runs(methods: Sequence[tuple[str, str]], dataset: str, validation: str,
+                      options: tuple[str, ...] = ()) -> tuple[Run, ...]:
+    """Seed 0 of each method, with and without MCR, at 0.5, 1 and 2 times the recipe's learning rate."""
+    runs = []
+    for method, label in methods:
+        table = f"{label} learning rate, selected on {validation} (kNN top-1)"
+        for reg in ("none", "mcr"):
+            for factor, tag in ((0.5, "0p5"), (1.0, "1"), (2.0, "2")):
+                runs.append(Run(f"{method}-{reg}-lr{tag}-s0", train_config(method, reg, dataset), 0, options,
+                                table=table, variant=f"{label}{'+MCR' if reg == 'mcr' else ''}, lr x{factor:g}",
+                                lr_factor=factor))
+    return tuple(runs)
+
+
+# The rate ``reports/scenes-lr`` chose per method and side on the validation scenes (seed 0; a test checks this
+# against the committed results), as a factor of the recipe's.
+CHOSEN_LR = {("simclr", "none"): 0.5, ("simclr", "mcr"): 0.5, ("byol", "none"): 0.5, ("byol", "mcr"): 1.0}
+
+
+def chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str,
+                   options: tuple[str, ...] = ()) -> tuple[Run, ...]:
+    """Each method and side at its chosen rate, seeds 0-2. A side chosen at the recipe's rate borrows the runs of
+    ``home`` (same config, scale and evaluation data); the others are trained here."""
+    runs = []
+    for seed in SEEDS:
+        for (method, reg), factor in chosen.items():
+            config = train_config(method, reg, dataset)
+            if factor == 1.0:
+                runs.append(Run(f"{method}-{reg}-s{seed}", config, seed, options, home=home))
+            else:
+                runs.append(Run(f"{method}-{reg}-lr{factor:g}".replace(".", "p") + f"-s{seed}", config, seed,
+                                options, lr_factor=factor))
+    return tuple(runs)
