@@ -391,6 +391,26 @@ def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_
         assert (run.home == "scenes-300") == (run.lr_factor == 1.0), run.name
 
 
+def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side():
+    from mcr_eval.lr_selection import choose
+    from mcr_eval.study_lr_plans import CHOSEN_FASHION_LR
+
+    chosen = {(c.method, c.regularizer): c.run.lr_factor
+              for c in choose(STUDIES["fashion-mnist-lr"], ROOT / "reports" / "fashion-mnist-lr")}
+    assert chosen == CHOSEN_FASHION_LR
+    study, published = STUDIES["fashion-mnist-chosen-lr"], STUDIES["fashion-mnist-1875"]
+    assert (study.train_spec, study.eval_data, study.audit, study.scale) == (
+        published.train_spec, published.eval_data, published.audit, published.scale)
+    assert sorted(r.name for r in study.runs) == sorted(
+        f"simclr-{reg}-lr0p5-s{s}" for reg in ("none", "mcr") for s in (0, 1, 2))
+    for run in study.runs:
+        twin = next(r for r in published.runs if r.name == run.name.replace("-lr0p5", ""))
+        mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
+        recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
+        halved = [f"optimizer.lr={float(recipe.split('=')[1]) * 0.5!r}" if t == recipe else t for t in theirs]
+        assert mine == halved  # only the rate differs from the published run
+
+
 def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(tmp_path):
     text = preamble(STUDIES["scenes-chosen-lr"], {}, tmp_path)
     assert ("each side trains at the learning rate `reports/scenes-lr` chose for it on its validation split "
