@@ -237,17 +237,19 @@ def test_learning_rate_selection_tries_each_rate_on_both_sides_and_evaluates_off
     assert all("seed=1" in c[c.index("--data") + 1] for c in commands)
 
 
-def test_fashion_learning_rate_selection_is_the_published_run_on_a_held_out_tenth_at_three_rates():
+@pytest.mark.parametrize(("name", "method"), [("fashion-mnist-lr", "simclr"), ("fashion-mnist-lr-byol", "byol")])
+def test_fashion_learning_rate_selection_is_the_published_run_on_a_held_out_tenth_at_three_rates(name, method):
     from mcr_eval.study_plans import VALIDATION_FASHION
 
-    study, published = STUDIES["fashion-mnist-lr"], STUDIES["fashion-mnist-1875"]
+    study, published = STUDIES[name], STUDIES["fashion-mnist-1875"]
     assert (study.train_spec, study.eval_data, study.test_data) == (VALIDATION_FASHION, VALIDATION_FASHION,
                                                                     "fashion-mnist")
     assert study.scale == published.scale and study.audit == "none"
     assert {(r.name.split("-")[1], r.lr_factor) for r in study.runs} == {
         (reg, f) for reg in ("none", "mcr") for f in (0.5, 1.0, 2.0)}
     for run in study.runs:
-        twin = next(r for r in published.runs if r.name == f"simclr-{run.name.split('-')[1]}-s0")
+        assert run.name.startswith(f"{method}-")
+        twin = next(r for r in published.runs if r.name == f"{method}-{run.name.split('-')[1]}-s0")
         mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
         recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
         swapped = [t.replace("fashion-mnist", VALIDATION_FASHION) if t.startswith(("data.spec=", "knn_monitor.data="))
