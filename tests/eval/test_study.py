@@ -393,24 +393,34 @@ def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_
         assert (run.home == "scenes-300") == (run.lr_factor == 1.0), run.name
 
 
-def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side():
+@pytest.mark.parametrize("name,selection,rates", [("fashion-mnist-chosen-lr", "fashion-mnist-lr", "CHOSEN_FASHION_LR"),
+                                                    ("fashion-mnist-chosen-lr-byol", "fashion-mnist-lr-byol",
+                                                     "CHOSEN_FASHION_LR_BYOL")])
+def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side(
+        name, selection, rates):
+    from mcr_eval import study_lr_plans
     from mcr_eval.lr_selection import choose
-    from mcr_eval.study_lr_plans import CHOSEN_FASHION_LR
 
+    rates = getattr(study_lr_plans, rates)
     chosen = {(c.method, c.regularizer): c.run.lr_factor
-              for c in choose(STUDIES["fashion-mnist-lr"], ROOT / "reports" / "fashion-mnist-lr")}
-    assert chosen == CHOSEN_FASHION_LR
-    study, published = STUDIES["fashion-mnist-chosen-lr"], STUDIES["fashion-mnist-1875"]
+              for c in choose(STUDIES[selection], ROOT / "reports" / selection)}
+    assert chosen == rates
+    study, published = STUDIES[name], STUDIES["fashion-mnist-1875"]
     assert (study.train_spec, study.eval_data, study.audit, study.scale) == (
         published.train_spec, published.eval_data, published.audit, published.scale)
-    assert sorted(r.name for r in study.runs) == sorted(
-        f"simclr-{reg}-lr0p5-s{s}" for reg in ("none", "mcr") for s in (0, 1, 2))
+    assert sorted((r.name.split("-")[0], r.name.split("-")[1], r.seed) for r in study.runs) == sorted(
+        (m, reg, s) for m, reg in rates for s in (0, 1, 2))
     for run in study.runs:
-        twin = next(r for r in published.runs if r.name == run.name.replace("-lr0p5", ""))
+        method, reg = run.name.split("-")[:2]
+        factor = rates[(method, reg)]
+        twin = next(r for r in published.runs if r.name == f"{method}-{reg}-s{run.seed}")
+        if factor == 1.0:  # the recipe's rate: the published run itself, borrowed
+            assert run.home == "fashion-mnist-1875" and run.name == twin.name
+            continue
         mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
         recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
-        halved = [f"optimizer.lr={float(recipe.split('=')[1]) * 0.5!r}" if t == recipe else t for t in theirs]
-        assert mine == halved  # only the rate differs from the published run
+        scaled = [f"optimizer.lr={float(recipe.split('=')[1]) * factor!r}" if t == recipe else t for t in theirs]
+        assert mine == scaled  # only the rate differs from the published run
 
 
 def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(tmp_path):
