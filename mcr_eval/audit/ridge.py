@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-3, 5, 9))
+ALPHAS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4, 1e5)  # exact, as the linear probe's grid
 
 
 @dataclass

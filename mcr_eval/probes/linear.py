@@ -29,7 +29,9 @@ from tqdm.auto import tqdm
 from mcr_eval.probes.frozen_check import frozen_encoder
 from mcr_eval.probes.logistic import fit_multinomial
 
-L2_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-1, -7, 7))
+# Written out, not np.logspace: its last bits vary across numpy versions (1e-05 vs 9.999999999999999e-06), and
+# the grid is part of every linear record's protocol, so records from two installs would not pool.
+L2_GRID: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> list[torch.Tensor]:

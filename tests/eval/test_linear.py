@@ -67,3 +67,12 @@ def test_frozen_check_catches_weight_update(make_encoder):
     encoder = make_encoder(seed=0, width=8)
     with pytest.raises(EncoderChangedError, match="conv1.weight"), frozen_encoder(encoder), torch.no_grad():
         encoder.conv1.weight.add_(1e-3)
+
+
+def test_the_l2_grid_in_every_linear_protocol_is_the_exact_decimal_powers_of_ten():
+    """Records pool only under identical protocols, so the grid must not depend on how numpy rounds."""
+    import json
+
+    from mcr_eval.probes.linear import L2_GRID
+
+    assert json.dumps(list(L2_GRID)) == "[0.1, 0.01, 0.001, 0.0001, 1e-05, 1e-06, 1e-07]"
