@@ -1,6 +1,7 @@
 """The published-study driver: its plans are complete and consistent, and a smoke study runs end to end."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -421,6 +422,26 @@ def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validati
         recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
         scaled = [f"optimizer.lr={float(recipe.split('=')[1]) * factor!r}" if t == recipe else t for t in theirs]
         assert mine == scaled  # only the rate differs from the published run
+
+
+def test_the_byol_same_rate_check_trains_only_the_baseline_at_mcrs_chosen_rate_and_borrows_mcrs_runs():
+    study, chosen, published = (STUDIES[n] for n in ("fashion-mnist-byol-same-rate", "fashion-mnist-chosen-lr-byol",
+                                                    "fashion-mnist-1875"))
+    assert (study.train_spec, study.eval_data, study.audit, study.scale) == (
+        chosen.train_spec, chosen.eval_data, chosen.audit, chosen.scale)
+    mine = {r.name: r for r in study.runs}
+    for run in chosen.runs:
+        if run.name.startswith("byol-mcr-"):  # the very runs of the chosen-rate study, never retrained here
+            assert mine[run.name] == replace(run, home="fashion-mnist-chosen-lr-byol")
+    baselines = [r for r in study.runs if not r.home]
+    assert sorted(r.name for r in baselines) == [f"byol-none-lr0p5-s{s}" for s in (0, 1, 2)]
+    for run in baselines:
+        twin = next(r for r in published.runs if r.name == f"byol-none-s{run.seed}")
+        theirs = train_command(published, twin, ROOT / "x")
+        recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
+        halved = [f"optimizer.lr={float(recipe.split('=')[1]) * 0.5!r}" if t == recipe else t for t in theirs]
+        assert train_command(study, run, ROOT / "x") == halved
+    assert "sensitivity check" in study.budget and "not the protocol's" in study.budget
 
 
 def test_the_chosen_rate_preamble_names_each_sides_rate_and_where_it_was_chosen(tmp_path):
