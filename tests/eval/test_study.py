@@ -394,6 +394,12 @@ def test_the_chosen_rate_study_uses_the_rates_validation_chose_and_borrows_only_
         assert (run.home == "scenes-300") == (run.lr_factor == 1.0), run.name
 
 
+def _with_rate_scaled(command: list[str], factor: float) -> list[str]:
+    """A published training command with only its ``optimizer.lr=`` override multiplied by ``factor``."""
+    recipe = next(t for t in command if t.startswith("optimizer.lr="))
+    return [f"optimizer.lr={float(recipe.split('=')[1]) * factor!r}" if t == recipe else t for t in command]
+
+
 @pytest.mark.parametrize("name,selection,rates", [("fashion-mnist-chosen-lr", "fashion-mnist-lr", "CHOSEN_FASHION_LR"),
                                                     ("fashion-mnist-chosen-lr-byol", "fashion-mnist-lr-byol",
                                                      "CHOSEN_FASHION_LR_BYOL")])
@@ -419,9 +425,7 @@ def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validati
             assert run.home == "fashion-mnist-1875" and run.name == twin.name
             continue
         mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
-        recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
-        scaled = [f"optimizer.lr={float(recipe.split('=')[1]) * factor!r}" if t == recipe else t for t in theirs]
-        assert mine == scaled  # only the rate differs from the published run
+        assert mine == _with_rate_scaled(theirs, factor)  # only the rate differs from the published run
 
 
 def test_the_byol_same_rate_check_trains_only_the_baseline_at_mcrs_chosen_rate_and_borrows_mcrs_runs():
@@ -438,9 +442,7 @@ def test_the_byol_same_rate_check_trains_only_the_baseline_at_mcrs_chosen_rate_a
     for run in baselines:
         twin = next(r for r in published.runs if r.name == f"byol-none-s{run.seed}")
         theirs = train_command(published, twin, ROOT / "x")
-        recipe = next(t for t in theirs if t.startswith("optimizer.lr="))
-        halved = [f"optimizer.lr={float(recipe.split('=')[1]) * 0.5!r}" if t == recipe else t for t in theirs]
-        assert train_command(study, run, ROOT / "x") == halved
+        assert train_command(study, run, ROOT / "x") == _with_rate_scaled(theirs, 0.5)
     assert "sensitivity check" in study.budget and "not the protocol's" in study.budget
 
 
