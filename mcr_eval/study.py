@@ -9,8 +9,9 @@ exists is not repeated, so an interrupted study picks up where it stopped. Runs 
 ``--jobs`` at a time, which uses small CPUs better than one multi-threaded run.
 
 Baselines and MCR runs share everything except the MCR block: same config, views, iterations, batch and
-seeds. Hyperparameters are the configs' recipe values (learning rate scaled linearly to the batch); none
-were tuned for either side.
+seeds. Hyperparameters are the configs' recipe values (learning rate scaled linearly to the batch), except in
+the learning-rate studies: ``*-lr`` choose each side's rate on a validation split, ``*-chosen-lr*`` train at
+the chosen rates, and ``fashion-mnist-byol-same-rate`` gives BYOL's baseline BYOL+MCR's rate as a stated check.
 """
 
 from __future__ import annotations
