@@ -41,7 +41,6 @@ SHORT_SCENES = "scenes-300"
 SHORT_FASHION = "fashion-mnist-300"
 
 
-
 def _grid(methods: Sequence[str], dataset: str, options: tuple[str, ...] = (),
           seeds: Sequence[int] = SEEDS) -> tuple[Run, ...]:
     return tuple(Run(f"{m}-{reg}-s{s}", train_config(m, reg, dataset), s, options)
@@ -210,7 +209,6 @@ def _published_scenes_runs() -> tuple[Run, ...]:
 
 # The validation scenes (generator seed 1: same distribution, no image shared with the test split).
 VALIDATION_SCENES = "scenes?seed=1&n=2000&n_test=1000"
-
 
 
 def _views_diagnosis_runs() -> tuple[Run, ...]:
