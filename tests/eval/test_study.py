@@ -238,6 +238,28 @@ def test_learning_rate_selection_tries_each_rate_on_both_sides_and_evaluates_off
     assert all("seed=1" in c[c.index("--data") + 1] for c in commands)
 
 
+def test_full_length_rate_selection_is_the_published_simclr_run_at_three_rates_watched_on_validation():
+    from mcr_eval.study_plans import DOUBLE_SIMCLR_HOMES, VALIDATION_SCENES
+
+    study, published = STUDIES["scenes-full-lr"], STUDIES["scenes"]
+    assert (study.train_spec, study.eval_data, study.test_data) == (published.train_spec, VALIDATION_SCENES,
+                                                                    published.eval_data)
+    assert study.scale == published.scale and study.audit == "none" and not any(r.home for r in study.runs)
+    assert {(r.name.split("-")[1], r.lr_factor) for r in study.runs} == {
+        (reg, f) for reg in ("none", "mcr") for f in (0.5, 1.0, 2.0)}
+    for run in study.runs:
+        reg = run.name.split("-")[1]
+        twin = next(r for r in published.runs if r.name == f"simclr-{reg}-2x-s0")
+        assert twin.home == DOUBLE_SIMCLR_HOMES[reg]
+        theirs = _with_rate_scaled(train_command(published, twin, ROOT / "x"), run.lr_factor)
+        watched = [t.replace(published.eval_data, VALIDATION_SCENES) if t.startswith("knn_monitor.data=") else t
+                   for t in theirs]
+        assert train_command(study, run, ROOT / "x") == watched  # only the rate and the watched split differ
+    commands = evaluation_commands(study, study.runs[0], ROOT / "o", ROOT / "r.jsonl")
+    assert [c[0] for c in commands] == ["knn", "linear", "represent"]
+    assert {c[c.index("--data") + 1] for c in commands} == {VALIDATION_SCENES}
+
+
 @pytest.mark.parametrize(("name", "method"), [("fashion-mnist-lr", "simclr"), ("fashion-mnist-lr-byol", "byol")])
 def test_fashion_learning_rate_selection_is_the_published_run_on_a_held_out_tenth_at_three_rates(name, method):
     from mcr_eval.study_plans import VALIDATION_FASHION
