@@ -3,7 +3,7 @@ and each side trained at the rate validation chose for it (the protocol of ``mcr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mcr_eval.study_paths import train_config
 from mcr_eval.study_types import SEEDS, Run
@@ -32,17 +32,19 @@ CHOSEN_FASHION_LR = {("simclr", "none"): 0.5, ("simclr", "mcr"): 0.5}
 CHOSEN_FASHION_LR_BYOL = {("byol", "none"): 2.0, ("byol", "mcr"): 0.5}
 
 
-def chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str,
-                   options: tuple[str, ...] = ()) -> tuple[Run, ...]:
-    """Each method and side at its chosen rate, seeds 0-2. A side chosen at the recipe's rate borrows the runs of
-    ``home`` (same config, scale and evaluation data); the others are trained here."""
+def chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str | Mapping[str, str],
+                   options: tuple[str, ...] = (), seeds: Sequence[int] = SEEDS, suffix: str = "") -> tuple[Run, ...]:
+    """Each method and side at its chosen rate, one run per seed. A side chosen at the recipe's rate borrows the
+    runs of ``home`` (same config, scale and evaluation data), one study or one per side (``"none"``, ``"mcr"``);
+    the others are trained here. ``suffix`` is the run-name mark of a longer schedule (``"-2x"``)."""
     runs = []
-    for seed in SEEDS:
+    for seed in seeds:
         for (method, reg), factor in chosen.items():
             config = train_config(method, reg, dataset)
             if factor == 1.0:
-                runs.append(Run(f"{method}-{reg}-s{seed}", config, seed, options, home=home))
+                owner = home if isinstance(home, str) else home[reg]
+                runs.append(Run(f"{method}-{reg}{suffix}-s{seed}", config, seed, options, home=owner))
             else:
-                runs.append(Run(f"{method}-{reg}-lr{factor:g}".replace(".", "p") + f"-s{seed}", config, seed,
-                                options, lr_factor=factor))
+                runs.append(Run(f"{method}-{reg}-lr{factor:g}".replace(".", "p") + f"{suffix}-s{seed}", config,
+                                seed, options, lr_factor=factor))
     return tuple(runs)
