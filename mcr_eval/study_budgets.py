@@ -81,3 +81,12 @@ VIEWS_DIAGNOSIS_BUDGET = (
     "changes only the views; VICReg runs its own recipe. The new runs' online kNN (the curves figure) "
     "watched the validation scenes (generator seed 1), the borrowed runs' the test scenes; every table "
     "is on the test scenes. Nothing was tuned.")
+
+
+FULL_LR_BUDGET = (
+    "**Same budget for both sides.** Baseline and MCR runs share config, views, iterations, batch and seed, and "
+    "each learning rate (0.5, 1, 2 times the recipe's, scaled linearly to the batch) is tried on both sides. Their "
+    "online kNN monitor watched the validation scenes, never the test split. **The times below overstate a "
+    "regeneration:** the six runs shared the 2 cores three to five ways at once (two baselines waited at low "
+    "priority for most of their time). Beside one other run, a baseline took about 30 min and an MCR run about "
+    "66 min here.")

@@ -31,6 +31,8 @@ CHOSEN_FASHION_LR = {("simclr", "none"): 0.5, ("simclr", "mcr"): 0.5}
 # The rate ``reports/fashion-mnist-lr-byol`` chose per side for BYOL (likewise checked): the two sides part ways.
 CHOSEN_FASHION_LR_BYOL = {("byol", "none"): 2.0, ("byol", "mcr"): 0.5}
 
+# The rate ``reports/scenes-full-lr`` chose per side at the published SimCLR length (3,720 iterations; checked too).
+CHOSEN_FULL_LR = {("simclr", "none"): 2.0, ("simclr", "mcr"): 2.0}
 
 def chosen_lr_runs(chosen: dict[tuple[str, str], float], dataset: str, home: str | Mapping[str, str],
                    options: tuple[str, ...] = (), seeds: Sequence[int] = SEEDS, suffix: str = "") -> tuple[Run, ...]:

@@ -422,11 +422,13 @@ def _with_rate_scaled(command: list[str], factor: float) -> list[str]:
     return [f"optimizer.lr={float(recipe.split('=')[1]) * factor!r}" if t == recipe else t for t in command]
 
 
-@pytest.mark.parametrize("name,selection,rates", [("fashion-mnist-chosen-lr", "fashion-mnist-lr", "CHOSEN_FASHION_LR"),
-                                                    ("fashion-mnist-chosen-lr-byol", "fashion-mnist-lr-byol",
-                                                     "CHOSEN_FASHION_LR_BYOL")])
-def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side(
-        name, selection, rates):
+@pytest.mark.parametrize("name,selection,rates,published,seeds,suffix", [
+    ("fashion-mnist-chosen-lr", "fashion-mnist-lr", "CHOSEN_FASHION_LR", "fashion-mnist-1875", (0, 1, 2), ""),
+    ("fashion-mnist-chosen-lr-byol", "fashion-mnist-lr-byol", "CHOSEN_FASHION_LR_BYOL", "fashion-mnist-1875",
+     (0, 1, 2), ""),
+    ("scenes-full-chosen-lr", "scenes-full-lr", "CHOSEN_FULL_LR", "scenes", (0, 1, 2, 3, 4), "-2x")])
+def test_the_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side(
+        name, selection, rates, published, seeds, suffix):
     from mcr_eval import study_lr_plans
     from mcr_eval.lr_selection import choose
 
@@ -434,17 +436,17 @@ def test_the_fashion_chosen_rate_study_is_the_published_run_at_the_rate_validati
     chosen = {(c.method, c.regularizer): c.run.lr_factor
               for c in choose(STUDIES[selection], ROOT / "reports" / selection)}
     assert chosen == rates
-    study, published = STUDIES[name], STUDIES["fashion-mnist-1875"]
+    study, published = STUDIES[name], STUDIES[published]
     assert (study.train_spec, study.eval_data, study.audit, study.scale) == (
         published.train_spec, published.eval_data, published.audit, published.scale)
     assert sorted((r.name.split("-")[0], r.name.split("-")[1], r.seed) for r in study.runs) == sorted(
-        (m, reg, s) for m, reg in rates for s in (0, 1, 2))
+        (m, reg, s) for m, reg in rates for s in seeds)
     for run in study.runs:
         method, reg = run.name.split("-")[:2]
         factor = rates[(method, reg)]
-        twin = next(r for r in published.runs if r.name == f"{method}-{reg}-s{run.seed}")
-        if factor == 1.0:  # the recipe's rate: the published run itself, borrowed
-            assert run.home == "fashion-mnist-1875" and run.name == twin.name
+        twin = next(r for r in published.runs if r.name == f"{method}-{reg}{suffix}-s{run.seed}")
+        if factor == 1.0:  # the recipe's rate: the published run itself, borrowed from the study that trained it
+            assert run.home == (twin.home or published.name) and run.name == twin.name
             continue
         mine, theirs = train_command(study, run, ROOT / "x"), train_command(published, twin, ROOT / "x")
         assert mine == _with_rate_scaled(theirs, factor)  # only the rate differs from the published run
