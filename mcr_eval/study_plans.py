@@ -210,14 +210,16 @@ def _published_scenes_runs() -> tuple[Run, ...]:
 
 # The validation scenes (generator seed 1: same distribution, no image shared with the test split).
 VALIDATION_SCENES = "scenes?seed=1&n=2000&n_test=1000"
+# The 3,720-iteration schedule with its online kNN watching the validation scenes, so nothing chosen from the
+# curves is chosen on the test split.
+VALIDATION_DOUBLE_OPTIONS = ("knn_monitor.interval=125", f"knn_monitor.data={VALIDATION_SCENES}", "schedule.epochs=60")
 
 
 def _full_lr_selection_runs() -> tuple[Run, ...]:
     """SimCLR with and without MCR at 0.5, 1 and 2 times the recipe's rate, seed 0, at the published SimCLR length
     (3,720 iterations, 60 planned epochs). The online kNN watches the validation scenes, never the test split."""
-    monitor = ("knn_monitor.interval=125", f"knn_monitor.data={VALIDATION_SCENES}", "schedule.epochs=60")
     return lr_selection_runs((("simclr", "SimCLR"),), "scenes", "the validation scenes at 3,720 iterations",
-                             monitor)
+                             VALIDATION_DOUBLE_OPTIONS)
 
 
 def _views_diagnosis_runs() -> tuple[Run, ...]:
@@ -226,7 +228,6 @@ def _views_diagnosis_runs() -> tuple[Run, ...]:
     solarization) and nothing else changed; SimCLR is trained with the BYOL recipe's views, and VICReg, a third
     loss without negatives, with its recipe's. The recipe-view rows are borrowed. The new runs' online kNN
     watches the validation scenes, so a fix chosen from their curves is not chosen on the test split."""
-    monitor = ("knn_monitor.interval=125", f"knn_monitor.data={VALIDATION_SCENES}", "schedule.epochs=60")
     table = "views: each method with its recipe's views and with the other recipe's (seed 0, 3,720 iterations)"
     runs = []
     for method, label, own, other, home in (
@@ -238,10 +239,10 @@ def _views_diagnosis_runs() -> tuple[Run, ...]:
         runs += [Run(f"{method}-none-2x-s0", train_config(method, "none", "scenes"), 0, DOUBLE_OPTIONS, home=home,
                      table=table, variant=f"{label}, {own}"),
                  Run(f"{method}-none-{tag}views-2x-s0", train_config(method, "none", "scenes"), 0,
-                     (*monitor, f"data.views={swap}"), table=table, variant=f"{label}, {other}")]
+                     (*VALIDATION_DOUBLE_OPTIONS, f"data.views={swap}"), table=table, variant=f"{label}, {other}")]
     # VICReg (BYOL's views, no EMA, no predictor, explicit variance term): does any non-contrastive loss learn here?
-    runs.append(Run("vicreg-none-2x-s0", train_config("vicreg", "none", "scenes"), 0, monitor, table=table,
-                    variant="VICReg, BYOL recipe views (its recipe's)"))
+    runs.append(Run("vicreg-none-2x-s0", train_config("vicreg", "none", "scenes"), 0, VALIDATION_DOUBLE_OPTIONS,
+                    table=table, variant="VICReg, BYOL recipe views (its recipe's)"))
     return tuple(runs)
 
 
