@@ -79,6 +79,7 @@ def _single_thread_env() -> dict[str, str]:
 
 def _run_logged(command: list[str], log: Path, what: str, append: bool = False) -> float:
     start = time.perf_counter()
+    log.parent.mkdir(parents=True, exist_ok=True)  # a study that only borrows runs has no results/ folder yet
     with open(log, "a" if append else "w") as handle:
         done = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=_single_thread_env())
     if done.returncode != 0:

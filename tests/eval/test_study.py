@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mcr_eval.study import (
     ROOT,
     STUDIES,
+    _run_logged,
     evaluate,
     evaluation_commands,
     is_trained,
@@ -41,7 +42,7 @@ def test_published_grids_pair_every_baseline_with_its_mcr_run_over_three_seeds()
     three = {"simclr", "byol", "barlowtwins"}
     two = {"simclr", "byol"}
     for name, methods in (("scenes-300", three), ("scenes-full", three), ("fashion-mnist-300", two),
-                          ("fashion-mnist-1875", two), ("fashion-mnist", two)):
+                          ("fashion-mnist-1875", two)):
         names = {r.name for r in STUDIES[name].runs}
         grid = {f"{m}-{reg}-s{s}" for m in methods for reg in ("none", "mcr") for s in (0, 1, 2)}
         extra = {f"simclr-{reg}-s{s}" for reg in ("none", "mcr") for s in (3, 4)} if name == "scenes-full" else set()
@@ -61,6 +62,13 @@ def test_the_published_scenes_study_borrows_each_method_at_the_length_where_its_
         by_method.setdefault(method, set()).add((reg, run.seed, f"{home.scale.iters}"))
     # Both sides of a method share seeds and length: the paired MCR rows compare like with like.
     assert by_method["simclr"] == {(reg, s, "3720") for reg in ("none", "mcr") for s in range(5)}
+    # SimCLR's rows are at the rate validation chose at their length, the same for both sides.
+    from mcr_eval.study_lr_plans import CHOSEN_FULL_LR
+
+    assert {(r.name.split("-")[1], r.lr_factor) for r in study.runs if r.name.startswith("simclr")} == \
+        {(reg, CHOSEN_FULL_LR[("simclr", reg)]) for reg in ("none", "mcr")}
+    assert {r.home for r in study.runs if r.name.startswith("simclr")} == {"scenes-full-chosen-lr"}
+    assert set(study.attribution) <= {r.name for r in study.runs if r.home == "scenes-full-chosen-lr"}
     for method in ("byol", "barlowtwins"):
         assert by_method[method] == {(reg, s, "1860") for reg in ("none", "mcr") for s in range(3)}
     text = preamble(study, {}, tmp_path / "scenes")
@@ -70,17 +78,24 @@ def test_the_published_scenes_study_borrows_each_method_at_the_length_where_its_
     assert "**Same budget for the two sides of each method, not across methods.**" in text
 
 
-def test_the_published_fashion_study_is_the_whole_1875_iteration_grid_borrowed(tmp_path):
-    study, home = STUDIES["fashion-mnist"], STUDIES["fashion-mnist-1875"]
-    assert {r.home for r in study.runs} == {"fashion-mnist-1875"}
-    assert [(r.name, r.config, r.seed, r.options, r.lr_factor) for r in study.runs] == \
-        [(r.name, r.config, r.seed, r.options, r.lr_factor) for r in home.runs]
-    assert study.scale == home.scale and study.scale.iters == 1875
-    assert (study.train_spec, study.eval_data, study.audit) == (home.train_spec, home.eval_data, home.audit)
+def test_the_published_fashion_study_borrows_each_side_at_the_rate_validation_chose_for_it(tmp_path):
+    from mcr_eval.study_lr_plans import CHOSEN_FASHION_LR, CHOSEN_FASHION_LR_BYOL
+
+    study, grid = STUDIES["fashion-mnist"], STUDIES["fashion-mnist-1875"]
+    chosen = {**CHOSEN_FASHION_LR, **CHOSEN_FASHION_LR_BYOL}
+    assert sorted((*r.name.split("-")[:2], r.seed, r.lr_factor) for r in study.runs) == sorted(
+        (m, reg, s, factor) for (m, reg), factor in chosen.items() for s in (0, 1, 2))
+    assert {r.home for r in study.runs} == {"fashion-mnist-chosen-lr", "fashion-mnist-chosen-lr-byol"}
+    for run in study.runs:  # the very runs the chosen-rate studies trained, never retrained here
+        twin = next(r for r in STUDIES[run.home].runs if r.name == run.name and not r.home)
+        assert replace(twin, home=run.home) == run
+    assert study.scale == grid.scale and study.scale.iters == 1875
+    assert (study.train_spec, study.eval_data, study.audit) == (grid.train_spec, grid.eval_data, grid.audit)
     text = preamble(study, {}, tmp_path / "fashion-mnist")
     assert "This study trains and evaluates nothing itself: every row is borrowed." in text
-    assert "Run `python -m mcr_eval.study fashion-mnist-1875` first" in text
-    assert "were trained for that study's" not in text  # same length as its home: nothing to qualify
+    assert ("Run `python -m mcr_eval.study fashion-mnist-chosen-lr`, `python -m mcr_eval.study "
+            "fashion-mnist-chosen-lr-byol` first") in text
+    assert "BYOL 2x, BYOL+MCR 0.5x" in text and "were trained for that study's" not in text
 
 
 def test_the_compute_matched_fashion_baseline_differs_from_its_1875_iteration_twin_only_in_length(tmp_path):
@@ -241,7 +256,8 @@ def test_learning_rate_selection_tries_each_rate_on_both_sides_and_evaluates_off
 def test_full_length_rate_selection_is_the_published_simclr_run_at_three_rates_watched_on_validation():
     from mcr_eval.study_plans import DOUBLE_SIMCLR_HOMES, VALIDATION_SCENES
 
-    study, published = STUDIES["scenes-full-lr"], STUDIES["scenes"]
+    # The recipe's-rate SimCLR pairs at the published length: the runs this selection varies the rate of.
+    study, published = STUDIES["scenes-full-lr"], STUDIES["scenes-full-2x-mcr"]
     assert (study.train_spec, study.eval_data, study.test_data) == (published.train_spec, VALIDATION_SCENES,
                                                                     published.eval_data)
     assert study.scale == published.scale and study.audit == "none" and not any(r.home for r in study.runs)
@@ -250,7 +266,7 @@ def test_full_length_rate_selection_is_the_published_simclr_run_at_three_rates_w
     for run in study.runs:
         reg = run.name.split("-")[1]
         twin = next(r for r in published.runs if r.name == f"simclr-{reg}-2x-s0")
-        assert twin.home == DOUBLE_SIMCLR_HOMES[reg]
+        assert (twin.home or published.name) == DOUBLE_SIMCLR_HOMES[reg]
         theirs = _with_rate_scaled(train_command(published, twin, ROOT / "x"), run.lr_factor)
         watched = [t.replace(published.eval_data, VALIDATION_SCENES) if t.startswith("knn_monitor.data=") else t
                    for t in theirs]
@@ -426,7 +442,7 @@ def _with_rate_scaled(command: list[str], factor: float) -> list[str]:
     ("fashion-mnist-chosen-lr", "fashion-mnist-lr", "CHOSEN_FASHION_LR", "fashion-mnist-1875", (0, 1, 2), ""),
     ("fashion-mnist-chosen-lr-byol", "fashion-mnist-lr-byol", "CHOSEN_FASHION_LR_BYOL", "fashion-mnist-1875",
      (0, 1, 2), ""),
-    ("scenes-full-chosen-lr", "scenes-full-lr", "CHOSEN_FULL_LR", "scenes", (0, 1, 2, 3, 4), "-2x")])
+    ("scenes-full-chosen-lr", "scenes-full-lr", "CHOSEN_FULL_LR", "scenes-full-2x-mcr", (0, 1, 2, 3, 4), "-2x")])
 def test_the_chosen_rate_study_is_the_published_run_at_the_rate_validation_chose_for_each_side(
         name, selection, rates, published, seeds, suffix):
     from mcr_eval import study_lr_plans
@@ -629,14 +645,28 @@ def test_a_study_borrowing_a_grid_reports_the_runs_its_home_has_evaluated_and_na
     study = STUDIES["fashion-mnist"]
     out = tmp_path / study.name
     out.mkdir()
-    folder = tmp_path / "fashion-mnist-1875" / "results"
-    folder.mkdir(parents=True)
-    for run in study.runs:
+    for run in study.runs:  # only the SimCLR home has evaluated its runs
         if run.name.startswith("simclr"):
+            folder = tmp_path / run.home / "results"
+            folder.mkdir(parents=True, exist_ok=True)
             value = 0.82 + run.seed / 100 + 0.005 * ("-mcr" in run.name)
             (folder / f"{run.name}.jsonl").write_text(_knn_record(run.name, run.seed, value))
     report(study, out, {})
     text = (out / "report.md").read_text()
-    assert "**Not run yet:** byol-mcr-s0, byol-mcr-s1, byol-mcr-s2, byol-none-s0, byol-none-s1, byol-none-s2" in text
+    assert ("**Not run yet:** byol-mcr-lr0p5-s0, byol-mcr-lr0p5-s1, byol-mcr-lr0p5-s2, byol-none-lr2-s0, "
+            "byol-none-lr2-s1, byol-none-lr2-s2") in text
     assert "0.8300 ± 0.0100 (n=3)" in text and "+0.0050 [+0.0050, +0.0050] (n=3)" in text
     assert "byol" not in (out / "summary.csv").read_text()
+
+
+def test_a_logged_step_creates_its_log_folder_and_a_failure_names_the_log(tmp_path):
+    # A study that borrows every run has no results/ folder when its attribution step starts.
+    import sys
+
+    from mcr_train.errors import TrainingError
+
+    log = tmp_path / "results" / "attribution.log"
+    _run_logged([sys.executable, "-c", "print('figures written')"], log, "attribution")
+    assert log.read_text().strip() == "figures written"
+    with pytest.raises(TrainingError, match=r"attribution failed \(exit 3\): boom; full log: .*attribution.log"):
+        _run_logged([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], log, "attribution")
