@@ -14,6 +14,7 @@ from mcr_eval.study_budgets import (
     DOUBLE_SCHEDULE_MCR_BUDGET,
     FULL_LR_BUDGET,
     MATCHED_FASHION_BUDGET,
+    MATCHED_SCENES_BUDGET,
     PUBLISHED_FASHION_BUDGET,
     PUBLISHED_SCENES_BUDGET,
     VIEWS_DIAGNOSIS_BUDGET,
@@ -203,6 +204,27 @@ def _full_chosen_lr_runs() -> tuple[Run, ...]:
     return chosen_lr_runs(CHOSEN_FULL_LR, "scenes", DOUBLE_SIMCLR_HOMES, DOUBLE_OPTIONS, DOUBLE_SEEDS, "-2x")
 
 
+# 2.5x the published SimCLR length: an MCR step cost 2.5-3.3x a baseline step in scenes-full-chosen-lr, so this is
+# about one MCR run's compute, at the low end of that range.
+MATCHED_SCENES_ITERS = 9300
+MATCHED_SCENES_SEEDS = (0, 1, 2)
+
+
+def _matched_scenes_runs() -> tuple[Run, ...]:
+    """SimCLR without MCR at its validated 2x rate for 9,300 iterations (150 planned epochs, the cosine over all of
+    them), beside the 3,720-iteration pairs of the same seeds borrowed from ``scenes-full-chosen-lr``: does a
+    baseline given MCR's compute reach SimCLR+MCR on the scenes, where MCR's gain at equal iterations excludes
+    zero?"""
+    table = "SimCLR at 2x the recipe's rate, seeds 0-2: 2.5x the iterations (MCR's compute) against 3,720 ± MCR"
+    pairs = tuple(replace(r, home="scenes-full-chosen-lr", table=table,
+                          variant=_simclr_row(r.name.split("-")[1], "3,720"))
+                  for r in _full_chosen_lr_runs() if r.seed in MATCHED_SCENES_SEEDS)
+    longer = tuple(Run(f"simclr-none-lr2-2p5x-s{s}", train_config("simclr", "none", "scenes"), s,
+                       (*FULL_MONITOR, "schedule.epochs=150"), lr_factor=CHOSEN_FULL_LR[("simclr", "none")],
+                       table=table, variant=_simclr_row("none", "9,300")) for s in MATCHED_SCENES_SEEDS)
+    return pairs + longer
+
+
 def _published_scenes_runs() -> tuple[Run, ...]:
     """The published scenes comparison, each method at a length where its online kNN has flattened; every run is
     borrowed. SimCLR with and without MCR (seeds 0-4) at 3,720 iterations, where its kNN has flattened
@@ -297,6 +319,17 @@ STUDIES = {
         "scenes?n=2000&n_test=1000", "factors",
         attribution=("simclr-none-lr2-2x-s0", "simclr-mcr-lr2-2x-s0"), scale=Scale(iters=3720),
         budget=PUBLISHED_SCENES_BUDGET),
+    # A SimCLR baseline given MCR's compute on the scenes, at the validated rate: three 9,300-iteration runs,
+    # about 75 min together at 3 jobs on the 2 cores (one part).
+    "scenes-matched": Study(
+        "scenes-matched", "SimCLR without MCR given 2.5x the iterations (about an MCR run's compute) on the factor "
+        "scenes, against SimCLR with and without MCR at 3,720, all at the validated 2x rate", _matched_scenes_runs(),
+        "scenes?n=4000", "scenes?n=2000&n_test=1000", "factors", ablation=True,
+        scale=Scale(iters=MATCHED_SCENES_ITERS),
+        contrasts=(("SimCLR+MCR, 3,720 iterations", "SimCLR, 3,720 iterations"),
+                   ("SimCLR, 9,300 iterations", "SimCLR, 3,720 iterations"),
+                   ("SimCLR+MCR, 3,720 iterations", "SimCLR, 9,300 iterations")),
+        budget=MATCHED_SCENES_BUDGET),
     # A two-run, two-iteration pass through every step: what the test suite runs, and a quick install check.
     "smoke": Study(
         "smoke", "smoke test of the study pipeline (not a result)",

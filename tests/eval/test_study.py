@@ -121,6 +121,33 @@ def test_the_compute_matched_fashion_baseline_differs_from_its_1875_iteration_tw
     assert "The rows borrowed from `reports/fashion-mnist-1875/` were trained for that study's 1875 iterations." in text
 
 
+def test_the_compute_matched_scenes_baseline_differs_from_its_chosen_rate_twin_only_in_length(tmp_path):
+    study, home = STUDIES["scenes-matched"], STUDIES["scenes-full-chosen-lr"]
+    assert study.scale.iters == 9300 and study.scale.iters / home.scale.iters == pytest.approx(2.5)
+    trained = [r for r in study.runs if not r.home]
+    assert sorted(r.name for r in trained) == [f"simclr-none-lr2-2p5x-s{s}" for s in (0, 1, 2)]
+    for run in trained:
+        twin = next(r for r in home.runs if r.name == f"simclr-none-lr2-2x-s{run.seed}")
+        long, short = train_command(study, run, tmp_path / "a"), train_command(home, twin, tmp_path / "a")
+        # Only the length differs: 9,300 iterations planned as 150 epochs, against 3,720 as 60.
+        assert [t for t in long if t not in short] == ["9300", "schedule.epochs=150"]
+        assert [t for t in short if t not in long] == ["3720", "schedule.epochs=60"]
+        assert len(long) == len(short)
+    seeds = {}
+    for run in study.runs:
+        if run.home:  # the borrowed pairs are the chosen-rate study's own runs
+            assert replace(next(r for r in home.runs if r.name == run.name), home=run.home, table=run.table,
+                           variant=run.variant) == run
+        seeds.setdefault(run.variant, set()).add(run.seed)
+    assert seeds == {v: {0, 1, 2} for v in ("SimCLR, 3,720 iterations", "SimCLR+MCR, 3,720 iterations",
+                                            "SimCLR, 9,300 iterations")}
+    assert all(set(c) <= set(seeds) for c in study.contrasts)
+    text = preamble(study, {}, tmp_path / study.name)
+    assert "**Budget: unequal on purpose.**" in text
+    assert "The rows borrowed from `reports/scenes-full-chosen-lr/` were trained for that study's 3720 iterations." \
+        in text
+
+
 @pytest.mark.parametrize("name", sorted(n for n, s in STUDIES.items() if s.parts))
 def test_the_parts_of_a_study_train_each_of_its_own_runs_once(name):
     study = STUDIES[name]
