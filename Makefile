@@ -12,8 +12,10 @@ $(STAMP): $(INSTALL_INPUTS)
 
 install: $(STAMP)
 
+DEMO_OUT ?= reports/demo
+
 demo: $(STAMP)
-	$(PY) -m mcr_eval.demo --out reports/demo
+	$(PY) -m mcr_eval.demo --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retain": ("mcr_eval.commands.retain", "counterfactual feature-retention audit"),
     "attribute": ("mcr_eval.commands.attribute", "Captum attribution with quantitative scores"),
     "report": ("mcr_eval.commands.report", "build comparison reports from result records"),
+    "study": ("mcr_eval.commands.study", "run a study config: train what is missing, evaluate, build its report"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from mcr_eval.checkpoints.safe_io import atomic_write
+from mcr_train.atomic_files import clean_stale_temps
+from mcr_train.errors import CheckpointError
+
+CACHE_FILE = re.compile(r"^[0-9a-f]{32}\.safetensors$")
 
 
 @dataclass
@@ -92,6 +97,8 @@ class FeatureCache:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
+        # Temp files of a writer that was killed mid-save (``.<key>.safetensors.<random>.tmp``).
+        clean_stale_temps(self.root, lambda target: CACHE_FILE.match(target) is not None)
 
     @staticmethod
     def key(parts: dict[str, Any]) -> str:
@@ -117,19 +124,49 @@ class FeatureCache:
         return atomic_write(self.path(parts), lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
+def ensure_finite(features: torch.Tensor, source: str) -> None:
+    """Refuse features with NaN or inf: every probe would turn them into a plausible-looking number (a kNN
+    of NaN similarities, a logistic fit on NaN columns), so no evaluation may run on them."""
+    bad = int((~torch.isfinite(features)).reshape(features.shape[0], -1).any(dim=1).sum()) if features.numel() else 0
+    if bad:
+        raise CheckpointError(
+            f"the encoder in {source} gives NaN or inf features for {bad} of {features.shape[0]} images (its weights "
+            "or BN statistics are not finite, or its activations overflow); evaluate an earlier checkpoint of that "
+            "run, or retrain it with a lower learning rate"
+        )
+
+
+def checkpoint_source(meta: dict[str, Any]) -> str | None:
+    """``'<checkpoint path>'`` from an encoder's metadata (``load_encoder`` records it), else None."""
+    return f"'{meta['checkpoint']}'" if meta.get("checkpoint") else None
+
+
+def describe_source(parts: dict[str, Any]) -> str:
+    """How an error names the weights behind cache-key ``parts`` when the caller gives no checkpoint path."""
+    sha = str(parts.get("checkpoint_sha256") or "unknown")[:12]
+    return f"the checkpoint with sha256 {sha}... ({parts.get('arch')}, data '{parts.get('dataset')}')"
+
+
 def cached_features(
     cache: FeatureCache | None,
     parts: dict[str, Any],
     model: nn.Module,
     dataset: Dataset,
+    source: str | None = None,
     **extract_kwargs: Any,
 ) -> FeatureSet:
-    """Features from the cache when present, else extracted and stored. ``cache=None`` disables caching."""
+    """Features from the cache when present, else extracted and stored. ``cache=None`` disables caching.
+
+    Non-finite features are refused (:func:`ensure_finite`) whether read or computed, and never cached;
+    ``source`` names the checkpoint in that error (e.g. ``"'run/encoder.safetensors'"``)."""
+    where = source or describe_source(parts)
     if cache is not None:
         hit = cache.load(parts)
         if hit is not None and len(hit) == len(dataset):
+            ensure_finite(hit.features, where)
             return hit
     feats = extract_features(model, dataset, **extract_kwargs)
+    ensure_finite(feats.features, where)
     if cache is not None:
         cache.save(parts, feats)
     return feats
@@ -142,6 +179,7 @@ def feature_key(meta: dict[str, Any], spec: str, split: str, transform: Any) -> 
         "source_format": meta.get("source_format"),
         "arch": meta.get("arch"),
         "stem": meta.get("stem"),
+        "stem_padding": meta.get("stem_padding"),
         "width": meta.get("width"),
         "dataset": spec,
         "split": split,

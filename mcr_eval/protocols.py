@@ -1,7 +1,7 @@
 """One-line protocol statements for table headers, built from a result record's ``protocol`` dict.
 
-README section 'Evaluation' states each protocol in exactly these words; reports use :func:`protocol_header` so a
-table's header and the README never drift apart.
+``docs/evaluation.md`` states each protocol in exactly these words; reports use :func:`protocol_header` so a
+table's legend and the docs never drift apart.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcr_eval.checkpoints.safe_io import atomic_write
-from mcr_train.errors import ConfigError
+from mcr_train.errors import ConfigError, DataError
 
 TASKS = (
     "knn",
@@ -144,6 +144,46 @@ def append_records(path: str | Path, records: Iterable[Mapping[str, Any]]) -> Pa
     return path
 
 
-def read_records(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a results file (blank lines skipped)."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+class _NonFiniteToken(ValueError):
+    pass
+
+
+def _refuse_constant(token: str) -> float:
+    raise _NonFiniteToken(token)
+
+
+def parse_record_line(line: str, where: str, allow_undefined: bool = False) -> dict[str, Any]:
+    """One record from one JSON line, refusing non-finite numbers anywhere in it (``NaN``, ``Infinity``) and a
+    ``value`` that is not a number. ``null`` is how :func:`make_record` stores a value that has no finite
+    result (an undefined score): refused too unless ``allow_undefined``. ``where`` (``file:line``) names the
+    line in the error."""
+    try:
+        record = json.loads(line, parse_constant=_refuse_constant)
+    except _NonFiniteToken as token:
+        raise DataError(f"{where} holds the non-finite number {token}; re-run that evaluation with a healthy "
+                        "encoder, or delete that line") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where} is not valid JSON ({exc.msg}); fix or delete that line") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{where} is not a JSON object; each line must be one result record")
+    value = record.get("value")
+    if value is None and allow_undefined and "value" in record:
+        return record
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DataError(f"{where}: value {value!r} of metric {record.get('metric')!r} is not a finite number; re-run "
+                        "that evaluation with a healthy encoder, or delete that line")
+    return record
+
+
+def read_records(path: str | Path, allow_undefined: bool = True) -> list[dict[str, Any]]:
+    """All records of a results file (blank lines skipped). A line with invalid JSON, a ``NaN``/``Infinity``
+    number or a value that is not a number is refused with its file and line number; a ``null`` value (an
+    undefined score) is kept unless ``allow_undefined=False``, as a report must (:func:`parse_record_line`)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise DataError(f"cannot read results file '{path}' ({exc.strerror}); pass a .jsonl file written with "
+                        "--out") from None
+    return [parse_record_line(line, f"{path}:{number}", allow_undefined)
+            for number, line in enumerate(text.splitlines(), 1) if line.strip()]

@@ -1,4 +1,4 @@
-# barlowtwins + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# barlowtwins + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./barlowtwins_resnet18-cifar_1xb128-30e_scenes.py"]
 regularizer = dict(
     type="MCR",

@@ -1,4 +1,4 @@
-# barlowtwins + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# barlowtwins + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./barlowtwins_resnet18_1xb256-400e_stl10.py"]
 regularizer = dict(
     type="MCR",

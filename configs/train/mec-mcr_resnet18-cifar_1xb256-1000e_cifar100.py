@@ -1,4 +1,4 @@
-# mec + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# mec + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./mec_resnet18-cifar_1xb256-1000e_cifar100.py"]
 regularizer = dict(
     type="MCR",

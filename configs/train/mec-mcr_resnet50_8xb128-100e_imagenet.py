@@ -1,4 +1,4 @@
-# mec + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# mec + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./mec_resnet50_8xb128-100e_imagenet.py"]
 regularizer = dict(
     type="MCR",

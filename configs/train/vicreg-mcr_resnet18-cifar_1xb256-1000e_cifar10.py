@@ -1,4 +1,4 @@
-# vicreg + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# vicreg + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./vicreg_resnet18-cifar_1xb256-1000e_cifar10.py"]
 regularizer = dict(
     type="MCR",

@@ -1,4 +1,4 @@
-# vicreg + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# vicreg + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./vicreg_resnet18_2xb128-400e_imagenet100.py"]
 regularizer = dict(
     type="MCR",

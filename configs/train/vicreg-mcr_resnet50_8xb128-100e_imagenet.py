@@ -1,4 +1,4 @@
-# vicreg + MCR: the baseline plus the MCR block only (options and defaults: README section "MCR").
+# vicreg + MCR: the baseline plus the MCR block only (options and defaults: docs/mcr.md).
 _base_ = ["./vicreg_resnet50_8xb128-100e_imagenet.py"]
 regularizer = dict(
     type="MCR",

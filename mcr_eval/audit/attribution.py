@@ -32,6 +32,14 @@ from captum.attr import (
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from mcr_eval.audit.attr_batching import (
+    example_seed,
+    frozen,
+    grad_batch_size,
+    no_grad_batch_size,
+    seeded,
+    spans,
+)
 from mcr_eval.audit.targets import ScalarTarget
 from mcr_train.errors import ConfigError
 
@@ -87,6 +95,9 @@ class Attribution:
 
 @dataclass
 class AttributionConfig:
+    """What defines the maps; ``internal_batch_size`` only bounds memory (images per forward+backward pass,
+    ``None``: measured for the encoder, see :mod:`.attr_batching`) and never changes a value."""
+
     method: str = "ig"
     baseline: str = "black"
     n_steps: int = 32
@@ -96,38 +107,94 @@ class AttributionConfig:
     internal_batch_size: int | None = None
 
 
+def batch_size_for(target: ScalarTarget, pixels: torch.Tensor, aux: torch.Tensor, config: AttributionConfig) -> int:
+    """Images per gradient pass: the configured bound, else measured from this encoder's saved activations."""
+    if config.internal_batch_size:
+        return max(1, int(config.internal_batch_size))
+    return grad_batch_size(target, pixels[:1], aux[:1])
+
+
 def attribute(target: ScalarTarget, pixels: torch.Tensor, aux: torch.Tensor, baselines: torch.Tensor,
-              config: AttributionConfig) -> Attribution:
-    """Run ``config.method`` on ``target(pixels, aux)`` against pixel-space ``baselines``."""
+              config: AttributionConfig, with_delta: bool = True,
+              example_ids: Sequence[int] | None = None) -> Attribution:
+    """Run ``config.method`` on ``target(pixels, aux)`` against pixel-space ``baselines``.
+
+    Examples go through Captum in chunks, and each method's own expansion is batched with Captum's
+    ``internal_batch_size`` (IG, NoiseTunnel-IG) or ``perturbations_per_eval`` (Occlusion, without
+    gradients), so that no pass carries more than ``batch_size_for`` images and memory does not grow with
+    the number of examples. The random methods (GradientShap, NoiseTunnel) draw for each example from its
+    own seed (:func:`.attr_batching.example_seed` of ``example_ids[i]``, default its position), so a map
+    depends neither on the batching nor on the other examples. ``with_delta=False`` skips IG's
+    convergence delta (two forward passes) where only the maps are needed.
+    """
     method = check_method(config.method)
     target.eval()
-    pixels = pixels.detach().clone().requires_grad_(True)
+    n = len(pixels)
+    ids = list(range(n)) if example_ids is None else [int(i) for i in example_ids]
+    batch = batch_size_for(target, pixels, aux, config)
+
+    def base(start: int, stop: int) -> torch.Tensor:  # per-example baselines are sliced, a shared one broadcast
+        return baselines[start:stop] if baselines.shape[0] == n and n > 1 else baselines
+
+    values, deltas = [], []
+    with frozen(target):
+        if method in ("gradshap", "noisetunnel-ig"):
+            for i in range(n):
+                with seeded(example_seed(0, ids[i])):
+                    values.append(_random_method(target, pixels[i:i + 1], aux[i:i + 1],
+                                                 baselines if method == "gradshap" else base(i, i + 1),
+                                                 config, batch))
+            return Attribution(torch.cat(values))
+        if method == "occlusion":
+            no_grad_batch = no_grad_batch_size(batch)
+            for start, stop in spans(n, no_grad_batch):
+                values.append(_occlusion(target, pixels[start:stop], aux[start:stop], base(start, stop),
+                                         max(1, no_grad_batch // (stop - start))))
+            return Attribution(torch.cat(values))
+        if method == "gradcam":
+            for start, stop in spans(n, batch):
+                values.append(_gradcam(target, pixels[start:stop], aux[start:stop]))
+            return Attribution(torch.cat(values))
+        for start, stop in spans(n, max(1, batch // config.n_steps)):
+            out = IntegratedGradients(target).attribute(
+                pixels[start:stop].detach(), baselines=base(start, stop), additional_forward_args=(aux[start:stop],),
+                n_steps=config.n_steps, internal_batch_size=batch, return_convergence_delta=with_delta)
+            chunk, delta = out if with_delta else (out, None)
+            values.append(chunk.detach())
+            if delta is not None:
+                deltas.append(delta.detach())
+    return Attribution(torch.cat(values), torch.cat(deltas) if with_delta else None)
+
+
+def _random_method(target: ScalarTarget, pixel: torch.Tensor, aux: torch.Tensor, baselines: torch.Tensor,
+                   config: AttributionConfig, batch: int) -> torch.Tensor:
+    """GradientShap (``baselines``: the whole reference distribution) or NoiseTunnel-IG on one example."""
     args = (aux,)
-    if method == "ig":
-        values, delta = IntegratedGradients(target).attribute(
-            pixels, baselines=baselines, additional_forward_args=args, n_steps=config.n_steps,
-            internal_batch_size=config.internal_batch_size, return_convergence_delta=True)
-        return Attribution(values.detach(), delta.detach())
-    if method == "gradshap":
-        torch.manual_seed(0)
-        values = GradientShap(target).attribute(pixels, baselines=baselines, additional_forward_args=args,
-                                                n_samples=config.shap_samples)
-        return Attribution(values.detach())
-    if method == "occlusion":
-        side = max(2, pixels.shape[-1] // 8)
-        stride = max(1, side // 2)
-        values = Occlusion(target).attribute(pixels, sliding_window_shapes=(pixels.shape[1], side, side),
-                                             strides=(pixels.shape[1], stride, stride), baselines=baselines,
-                                             additional_forward_args=args)
-        return Attribution(values.detach())
-    if method == "gradcam":
-        cam = LayerGradCam(target, cam_layer(target)).attribute(pixels, additional_forward_args=args,
-                                                                relu_attributions=True)
-        cam = LayerAttribution.interpolate(cam, tuple(pixels.shape[-2:]), interpolate_mode="bilinear")
-        channels = pixels.shape[1]
-        return Attribution((cam / channels).expand(-1, channels, -1, -1).detach().clone())
-    torch.manual_seed(0)
-    values = NoiseTunnel(IntegratedGradients(target)).attribute(
-        pixels, nt_type="smoothgrad", nt_samples=config.nt_samples, stdevs=config.nt_stdev,
-        baselines=baselines, additional_forward_args=args, n_steps=config.n_steps)
-    return Attribution(values.detach())
+    if config.method == "gradshap":  # one pass of shap_samples images (Captum has no internal batching here)
+        return GradientShap(target).attribute(pixel.detach(), baselines=baselines, additional_forward_args=args,
+                                              n_samples=config.shap_samples).detach()
+    # NoiseTunnel hands IG nt_samples noisy copies at once; IG then batches copies x steps
+    return NoiseTunnel(IntegratedGradients(target)).attribute(
+        pixel.detach(), nt_type="smoothgrad", nt_samples=config.nt_samples, stdevs=config.nt_stdev,
+        baselines=baselines, additional_forward_args=args, n_steps=config.n_steps,
+        internal_batch_size=max(batch, config.nt_samples)).detach()
+
+
+def _occlusion(target: ScalarTarget, pixels: torch.Tensor, aux: torch.Tensor, baselines: torch.Tensor,
+               per_eval: int) -> torch.Tensor:
+    side = max(2, pixels.shape[-1] // 8)
+    stride = max(1, side // 2)
+    # Forward passes only: without no_grad, Captum's running sum would chain every window's graph together
+    with torch.no_grad():
+        return Occlusion(target).attribute(pixels.detach(), sliding_window_shapes=(pixels.shape[1], side, side),
+                                           strides=(pixels.shape[1], stride, stride), baselines=baselines,
+                                           additional_forward_args=(aux,), perturbations_per_eval=per_eval)
+
+
+def _gradcam(target: ScalarTarget, pixels: torch.Tensor, aux: torch.Tensor) -> torch.Tensor:
+    x = pixels.detach().clone().requires_grad_(True)
+    cam = LayerGradCam(target, cam_layer(target)).attribute(x, additional_forward_args=(aux,),
+                                                            relu_attributions=True)
+    cam = LayerAttribution.interpolate(cam, tuple(pixels.shape[-2:]), interpolate_mode="bilinear")
+    channels = pixels.shape[1]
+    return (cam / channels).expand(-1, channels, -1, -1).detach().clone()

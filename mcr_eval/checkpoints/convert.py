@@ -11,19 +11,27 @@
   ``stem.``; ``layerN`` -> ``res{N+1}``; ``bnK`` -> ``convK.norm``; ``downsample.0`` -> ``shortcut``;
   ``downsample.1`` -> ``shortcut.norm``. This pickle of numpy arrays is detectron2's own format; only
   open such files from sources you trust.
+
+Outputs are written atomically with mode 0644; temp files a killed conversion left beside the output are
+removed first. The stem's padding is not a tensor, so it does not survive the conversion: when it differs
+from our default for the stem (a solo-learn CIFAR stem pads by 2), a note says which ``--stem-padding`` to
+evaluate the output with. The mmdet target records it in its ``meta``.
 """
 
 from __future__ import annotations
 
 import pickle
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mcr_eval.checkpoints.loader import encoder_state, load_encoder
-from mcr_eval.checkpoints.safe_io import atomic_write, save_state_dict
+from mcr_eval.checkpoints.safe_io import atomic_write, clean_stale_outputs, save_state_dict
 from mcr_train.errors import ConfigError
+from mcr_train.models.backbone import DEFAULT_STEM_PADDING
 
 TARGETS = ("torchvision", "mmdet", "detectron2")
 MMDET_PREFIX = "backbone."
@@ -59,17 +67,27 @@ def convert_checkpoint(
     arch: str | None = None,
     stem: str | None = None,
     width: int | None = None,
+    stem_padding: int | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> Path:
     """Load ``src`` (any supported layout) and write it to ``out`` in the ``target`` layout."""
     if target not in TARGETS:
         raise ConfigError(f"unknown conversion target '{target}'; choose one of {', '.join(TARGETS)}")
-    model, meta = load_encoder(src, format=format, arch=arch, stem=stem, width=width)
-    state = encoder_state(model)
+    report = report or (lambda line: print(line, file=sys.stderr))
     out = Path(out)
+    clean_stale_outputs(out)
+    model, meta = load_encoder(src, format=format, arch=arch, stem=stem, width=width, stem_padding=stem_padding)
+    if meta["stem_padding"] != DEFAULT_STEM_PADDING[meta["stem"]]:
+        report(
+            f"[mcr-eval] note: this encoder's {meta['stem']} stem pads by {meta['stem_padding']}, which the "
+            f"converted weights cannot record; evaluate '{out}' with --stem-padding {meta['stem_padding']}"
+        )
+    state = encoder_state(model)
     if target == "torchvision":
         return save_state_dict(state, out)
     if target == "mmdet":
-        info = {k: meta[k] for k in ("arch", "stem", "width", "source_format", "checkpoint_sha256")}
+        keys = ("arch", "stem", "stem_padding", "width", "source_format", "checkpoint_sha256")
+        info = {k: meta[k] for k in keys}
         payload = {"state_dict": {k: v.contiguous() for k, v in to_mmdet(state).items()}, "meta": info}
         return atomic_write(out, lambda tmp: torch.save(payload, tmp))
     if out.suffix != ".pkl":

@@ -14,6 +14,12 @@ predictors, momentum encoders, classifier heads, queues) are ignored and reporte
   e.g. ``backbone.4.0.conv1.weight`` -> ``layer1.0.conv1.weight``.
 * ``moco``: ``module.encoder_q.`` + torchvision names; its ``fc`` (MLP head) is dropped,
   e.g. ``module.encoder_q.layer1.0.conv1.weight``.
+
+The CIFAR stem (3x3 stride-1 conv, no max-pool) holds the same tensors in every layout, but not the same
+zero padding, which the weights cannot tell: solo-learn pads by 2 (``solo/methods/base.py`` and
+``main_linear.py``), while our export, MMPretrain/MMSelfSup's ``ResNet_CIFAR``, lightly's ``ResNetGenerator``
+and MoCo's CIFAR-10 demo pad by 1. torchvision has no CIFAR stem; the common replacement pads by 1. The
+ImageNet stem pads by 3 everywhere (torchvision's 7x7 conv). :func:`stem_padding_for` holds this table.
 """
 
 from __future__ import annotations
@@ -32,6 +38,16 @@ MOCO_PREFIX = "module.encoder_q."
 LIGHTLY_CHILD_NAMES = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 HEAD_PREFIX = "fc."
 FORMATS = ("mcr", "torchvision", "solo-learn", "mmpretrain", "mmselfsup", "lightly", "moco")
+CIFAR_STEM_PADDING = {
+    "mcr": 1,
+    "torchvision": 1,
+    "solo-learn": 2,
+    "mmpretrain": 1,
+    "mmselfsup": 1,
+    "lightly": 1,
+    "moco": 1,
+}
+IMAGENET_STEM_PADDING = 3
 ARCH_LAYOUTS = {
     ("basic", (2, 2, 2, 2)): "resnet18",
     ("basic", (3, 4, 6, 3)): "resnet34",
@@ -105,6 +121,11 @@ def to_torchvision(state: StateDict, fmt: str) -> Mapped:
             "pass the right --format or a checkpoint that contains the encoder"
         )
     return out
+
+
+def stem_padding_for(fmt: str, stem: str) -> int:
+    """The stem conv's padding that checkpoints of layout ``fmt`` were trained with (see the module notes)."""
+    return CIFAR_STEM_PADDING.get(fmt, 1) if stem == "cifar" else IMAGENET_STEM_PADDING
 
 
 def infer_arch(state: StateDict) -> tuple[str, str, int]:

@@ -1,9 +1,12 @@
 """``load_encoder``: rebuild a ResNet encoder from our export or a foreign checkpoint.
 
-Our export (docs/contracts.md section 1) is ``encoder.safetensors`` + ``encoder.json`` in torchvision key
-names. Foreign checkpoints are mapped by the exact prefix rules of :mod:`mcr_eval.checkpoints.formats`.
+Our export (DESIGN.md section 3.1) is ``encoder.safetensors`` + ``encoder.json`` in torchvision key
+names; ``encoder.json`` is checked against :func:`mcr_train.export.meta_problems` before any field is used.
+Foreign checkpoints are mapped by the exact prefix rules of :mod:`mcr_eval.checkpoints.formats`.
 Missing and unexpected keys are printed; a missing key other than the classifier head is an error
-(``num_batches_tracked`` counters, which are not weights, may be absent and start at 0).
+(``num_batches_tracked`` counters, which are not weights, may be absent and start at 0). The stem's padding
+comes from ``--stem-padding``, else ``encoder.json``, else the layout's (solo-learn's CIFAR stem pads by 2),
+and is part of the returned metadata.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from mcr_eval.checkpoints.formats import FORMATS, Mapped, detect_format, infer_arch, to_torchvision
+from mcr_eval.checkpoints.formats import (
+    FORMATS,
+    Mapped,
+    detect_format,
+    infer_arch,
+    stem_padding_for,
+    to_torchvision,
+)
 from mcr_eval.checkpoints.safe_io import extract_state_dict, file_sha256, read_raw_checkpoint
 from mcr_train.errors import CheckpointError
+from mcr_train.export import meta_problems
 from mcr_train.models.backbone import build_backbone
 
 ENCODER_WEIGHTS = "encoder.safetensors"
@@ -54,6 +65,17 @@ def read_meta(meta_path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"encoder metadata '{meta_path}' is not a JSON object; re-export the encoder")
+    missing, wrong = meta_problems(meta)
+    if missing:
+        raise CheckpointError(
+            f"encoder metadata '{meta_path}' lacks the required fields {', '.join(missing)}; re-export the encoder "
+            "with mcr-train, or delete the file to load the weights as a plain torchvision state dict"
+        )
+    if wrong:
+        raise CheckpointError(
+            f"encoder metadata '{meta_path}' has a wrong value: {'; '.join(wrong[:3])}; correct it in the file "
+            "or re-export the encoder with mcr-train"
+        )
     return meta
 
 
@@ -109,11 +131,12 @@ def load_encoder(
     stem: str | None = None,
     width: int | None = None,
     report: Callable[[str], None] | None = None,
+    stem_padding: int | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the encoder in ``path`` and return ``(model, meta)``; the model is in eval mode on CPU.
 
-    ``format`` is one of :data:`FORMATS` or None to detect it; ``arch``/``stem``/``width`` override the
-    values in ``encoder.json`` or those read from the weight shapes.
+    ``format`` is one of :data:`FORMATS` or None to detect it; ``arch``/``stem``/``width``/``stem_padding``
+    override the values in ``encoder.json`` or those read from the weight shapes and the format.
     """
     report = report or (lambda line: print(line, file=sys.stderr))
     if format is not None and format not in FORMATS:
@@ -127,13 +150,18 @@ def load_encoder(
     arch = arch or meta.get("arch") or seen_arch
     stem = stem or meta.get("stem") or seen_stem
     width = int(width or meta.get("width") or seen_width)
-    model = build_backbone(arch, stem, width)
+    if stem_padding is None:
+        stem_padding = meta.get("stem_padding") if stem == meta.get("stem") else None
+    if stem_padding is None:
+        stem_padding = stem_padding_for(fmt, stem)
+    model = build_backbone(arch, stem, width, stem_padding=stem_padding)
     _fit_state(model, mapped, backbone_name(arch, stem, width), report)
     model.eval()
     meta = dict(meta)
     meta.update(
         arch=arch,
         stem=stem,
+        stem_padding=int(stem_padding),
         width=width,
         feature_dim=int(model.num_features),
         source_format=fmt,

@@ -3,14 +3,16 @@
 Untrusted files are read only as safetensors or through ``torch.load(..., weights_only=True)``, whose
 restricted unpickler refuses any global that is not a tensor building block: a pickle payload (a
 ``__reduce__`` that would call ``os.system`` or ``open``) is rejected before it can run.
+
+Writes are atomic, mode 0644 and lock their temp file (:mod:`mcr_train.atomic_files`); safetensors files
+are byte-deterministic (:func:`mcr_train.export.safetensors_bytes`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
-from safetensors.torch import save_file as save_safetensors
 
+from mcr_train.atomic_files import PUBLIC_MODE, atomic_write_bytes, clean_stale_temps
+from mcr_train.atomic_files import atomic_write as _atomic_write
 from mcr_train.errors import CheckpointError
+from mcr_train.export import safetensors_bytes
 
 StateDict = dict[str, torch.Tensor]
 
@@ -56,23 +60,54 @@ def read_raw_checkpoint(path: str | Path) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every parse failure becomes one clear line
-        if isinstance(exc, pickle.UnpicklingError) and "global" in str(exc).lower():
+        refused = pickled_code(exc)
+        if refused is not None:
             raise CheckpointError(
-                f"refusing checkpoint '{path}': it holds objects other than tensors "
-                f"({_unsupported_global(exc)}); re-save its state dict with torch.save(model.state_dict()) "
-                "or as .safetensors"
+                f"refusing checkpoint '{path}': it holds pickled code ({refused}), which is never executed; "
+                "re-save the weights with torch.save(model.state_dict()) or export them to .safetensors"
             ) from None
         raise CheckpointError(
-            f"checkpoint '{path}' cannot be read ({_first_line(exc)}); it is corrupt or "
+            f"checkpoint '{path}' cannot be read ({_load_failure(exc)}); it is corrupt or "
             "truncated, re-export or re-download it"
         ) from None
 
 
-def _unsupported_global(exc: BaseException) -> str:
-    for line in str(exc).splitlines():
-        if "global" in line.lower():
-            return line.strip()[:160]
-    return _first_line(exc)
+def _load_failure(exc: BaseException) -> str:
+    """The reader's own reason, first sentence only, without torch's advice to retry with
+    ``weights_only=False`` (which would run whatever the file holds)."""
+    parts = [part.strip() for part in str(exc).split("\n\n") if part.strip()]
+    own = [p for p in parts if "weights_only" not in p and not p.startswith(("Weights only load failed", "Check the"))]
+    if not own:
+        return type(exc).__name__
+    text = _first_line(Exception(own[0].removeprefix("WeightsUnpickler error: ")))
+    return text.split(". ")[0].rstrip(".")
+
+
+# What torch's weights-only unpickler says when a pickle would import or call code (torch 2.6+ wording):
+# a blocked or unlisted GLOBAL, or a call/object/build on something that is not a tensor building block.
+# Other failures (unknown opcodes, an early end of data) mean a damaged file, not code.
+_REFUSED = (
+    re.compile(r"GLOBAL (?P<name>[\w.]+) was not an allowed global"),
+    re.compile(r"unsupported GLOBAL (?P<name>[\w.]+) whose module"),
+    re.compile(r"call reduce for unrecognized function (?P<name>[^\n]+?)(?: which belongs to|\n|$)"),
+    re.compile(r"Can only create new object for nn\.Parameter or classes allowlisted .* but got (?P<name>[^\n]+)"),
+    re.compile(r"Can only build Tensor, Parameter, OrderedDict or types allowlisted .* but got (?P<name>[^\n]+)"),
+)
+
+
+def pickled_code(exc: BaseException) -> str | None:
+    """The name of what torch's weights-only unpickler refused to import or call (e.g. ``posix.system``), or
+    None when ``exc`` is another failure (a truncated or corrupt file)."""
+    if not isinstance(exc, pickle.UnpicklingError):
+        return None
+    text = str(exc)
+    for pattern in _REFUSED:
+        match = pattern.search(text)
+        if match:
+            name = match.group("name").strip()
+            short = re.search(r"'([\w.]+)'", name) or re.search(r"function ([\w.]+)", name)
+            return short.group(1) if short else name[:60]
+    return None
 
 
 def extract_state_dict(raw: Any, source: str = "checkpoint") -> StateDict:
@@ -97,29 +132,25 @@ def extract_state_dict(raw: Any, source: str = "checkpoint") -> StateDict:
     )
 
 
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` for a temp file in the target's folder, then move it into place."""
+def atomic_write(path: str | Path, write: Callable[[str], None], mode: int = PUBLIC_MODE) -> Path:
+    """Call ``write(tmp_path)`` for a locked temp file in the target's folder, set ``mode`` (0644), then move it
+    into place (see :mod:`mcr_train.atomic_files`)."""
+    return _atomic_write(path, write, mode=mode)
+
+
+def clean_stale_outputs(path: str | Path) -> list[Path]:
+    """Remove temp files a killed writer of ``path`` left beside it (``.<name>.<random>.tmp``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return clean_stale_temps(path.parent, (path.name,))
 
 
 def save_state_dict(
     state: Mapping[str, torch.Tensor], path: str | Path, metadata: Mapping[str, str] | None = None
 ) -> Path:
-    """Save tensors atomically: safetensors for ``.safetensors`` paths, else a plain torch file."""
+    """Save tensors atomically: deterministic safetensors for ``.safetensors`` paths, else a plain torch file."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     if str(path).endswith(".safetensors"):
-        return atomic_write(path, lambda tmp: save_safetensors(tensors, tmp, metadata=dict(metadata or {})))
+        return atomic_write_bytes(path, safetensors_bytes(tensors, metadata))
     return atomic_write(path, lambda tmp: torch.save(tensors, tmp))
 
 

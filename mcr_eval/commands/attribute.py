@@ -25,6 +25,7 @@ from mcr_eval.audit.runner import load_audited
 from mcr_eval.audit.targets import TARGETS, check_target
 from mcr_eval.checkpoints import FORMATS
 from mcr_eval.data import default_input_size
+from mcr_eval.preflight import ensure_writable
 from mcr_eval.records import append_records
 from mcr_train.data import parse_spec
 from mcr_train.data.spec import scenes_options
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=16, help="examples to attribute (default 16)")
     parser.add_argument("--probe-n", type=int, default=500, help="training images for the probe / direction")
     parser.add_argument("--steps", type=int, default=32, help="IG integration steps")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="most images per forward+backward pass (bounds memory, never changes a value; "
+                             "default: measured from the encoder's activations for a fixed budget)")
     parser.add_argument("--crops", type=int, default=4, help="crops per photo for --data photos")
     parser.add_argument("--no-robustness", action="store_true", help="skip infidelity and sensitivity_max")
     parser.add_argument("--out", default=None, help="results file; records (task 'attribution') are appended")
@@ -59,10 +63,12 @@ def _load_data(args: argparse.Namespace, size: int):
     if args.data == "photos":
         return photo_data(size, args.crops, args.seed)
     spec = parse_spec(args.data)
+    # Only the probe-logit and direction targets are fitted on labelled images: do not render them otherwise
+    probe_n = 0 if args.target == "view-similarity" else args.probe_n
     if spec.name == "scenes":
         options = scenes_options(spec)
-        return scene_data(args.n, int(spec.options.get("size", size)), options["seed"], args.factor, args.probe_n)
-    return dataset_data(args.data, args.n, size, args.probe_n)
+        return scene_data(args.n, int(spec.options.get("size", size)), options["seed"], args.factor, probe_n)
+    return dataset_data(args.data, args.n, size, probe_n)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,12 +78,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown --baseline '{args.baseline}'; choose one of {', '.join(BASELINES)}")
     if args.n < 1 or args.steps < 2 or args.probe_n < 0 or args.crops < 1:
         raise ConfigError("need --n >= 1, --steps >= 2, --probe-n >= 0 and --crops >= 1")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, not {args.batch_size}; omit it to size passes automatically")
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    if args.figures:
+        ensure_writable(args.figures, "--figures", directory=True)
     torch.manual_seed(args.seed)
     encoders = [load_audited(path, "none", format=args.format, arch=args.arch, stem=args.stem, width=args.width)
                 for path in args.checkpoints]
     size = default_input_size(encoders[0].meta) if encoders[0].meta.get("arch") else 32
     data = _load_data(args, size)
-    config = AttributionConfig(method=args.method, baseline=args.baseline, n_steps=args.steps)
+    config = AttributionConfig(method=args.method, baseline=args.baseline, n_steps=args.steps,
+                               internal_batch_size=args.batch_size)
     mean_rgb = data.pixels.mean((0, 2, 3)).tolist()
     records, maps = [], {}
     for index, encoder in enumerate(encoders):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from mcr_eval.checkpoints import FORMATS, TARGETS, convert_checkpoint
+from mcr_eval.commands._shared import STEM_PADDING_HELP
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=("resnet18", "resnet34", "resnet50"), default=None)
     parser.add_argument("--stem", choices=("cifar", "imagenet"), default=None)
     parser.add_argument("--width", type=int, default=None)
+    parser.add_argument("--stem-padding", type=int, default=None, help=STEM_PADDING_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch,
         stem=args.stem,
         width=args.width,
+        stem_padding=args.stem_padding,
     )
     print(f"wrote {args.to} checkpoint {path}")
     return 0

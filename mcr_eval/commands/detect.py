@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from mcr_eval.checkpoints import FORMATS
+from mcr_eval.preflight import ensure_writable
 from mcr_train.errors import ConfigError
 
 
@@ -54,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
                           "config's own schedule")
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be 0 or more, got {args.workers}")
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    ensure_writable(args.work_dir, "--work-dir", directory=True)
     from mcr_eval.transfer.run import DetectOptions, run_detection
 
     options = DetectOptions(checkpoint=args.checkpoint, config=args.config, work_dir=args.work_dir,

@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 
 from mcr_eval.commands._shared import EncoderSession, add_data_arguments, add_encoder_arguments, emit
-from mcr_eval.probes.knn import KNN_SETTINGS, knn_evaluate
+from mcr_eval.data import load_split
+from mcr_eval.preflight import ensure_writable
+from mcr_eval.probes.knn import KNN_SETTINGS, check_settings, knn_evaluate
 from mcr_eval.records import records_for_encoder
 from mcr_train.errors import ConfigError
 
@@ -31,9 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", default=None, help="k:T pairs (default: 5:0.07,20:0.07,200:0.1)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, session: EncoderSession | None = None) -> int:
+    """``session``: an already built encoder session (the reference rows pass theirs); default: from ``args``."""
     settings = parse_settings(args.settings)
-    session = EncoderSession(args)
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    n_train = len(load_split(args.data, args.train_split))
+    check_settings(settings, n_train, f" of split '{args.train_split}' of '{args.data}'",
+                   f"pass --settings with every k <= {n_train}, e.g. --settings 5:0.07,{min(20, n_train)}:0.07")
+    session = session or EncoderSession(args)
     train = session.features(args.train_split)
     test = session.features(args.test_split)
     results = knn_evaluate(train.features, train.labels, test.features, test.labels, settings, device=args.device)

@@ -9,6 +9,8 @@ import sys
 
 from mcr_eval.commands._shared import EncoderSession, add_data_arguments, add_encoder_arguments, emit
 from mcr_eval.data import augment_transform, load_split
+from mcr_eval.features import checkpoint_source
+from mcr_eval.preflight import ensure_writable
 from mcr_eval.probes.linear import L2_GRID, fast_linear_probe, standard_linear_probe
 from mcr_eval.records import records_for_encoder
 from mcr_train.errors import ConfigError
@@ -23,10 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.2, help="fast mode held-out share of train")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, session: EncoderSession | None = None) -> int:
+    """``session``: an already built encoder session (the reference rows pass theirs); default: from ``args``."""
     if args.epochs < 1 or not 0 < args.val_fraction < 1:
         raise ConfigError("--epochs must be >= 1 and --val-fraction in (0, 1)")
-    session = EncoderSession(args)
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    session = session or EncoderSession(args)
     if args.mode == "fast":
         train = session.features(args.train_split)
         test = session.features(args.test_split)
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             seed=args.seed,
             progress=not args.quiet,
+            source=checkpoint_source(session.meta) or "this checkpoint",
         )
         protocol = {
             **session.base_protocol(),

@@ -1,7 +1,8 @@
 """Build comparison reports from result records only (never re-runs a model).
 
-Tables (Markdown, CSV, LaTeX booktabs, self-contained HTML) with the protocol in every header and
-mean ± std over seeds, the paired MCR effect with 95% t-intervals, plots, and a paper-claims section.
+A plain-words verdict first; tables (Markdown, CSV, LaTeX booktabs, self-contained HTML) with short headers
+and the protocols in a legend under each, mean ± std over seeds, reference rows (random-init encoder, raw
+pixels), the paired MCR effect with 95% t-intervals, plots, and a paper-claims section.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mcr_eval.preflight import ensure_writable
 from mcr_eval.reports.builder import FORMATS, build_report
-from mcr_eval.reports.tables import compact_markdown
+from mcr_eval.reports.tables import to_markdown
 from mcr_train.errors import ConfigError
 
 
@@ -21,7 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logs", type=Path, nargs="*", default=[], help="work dirs with TensorBoard logs")
     parser.add_argument("--figures", type=Path, nargs="*", default=[], help="folders of PNGs to include")
     parser.add_argument("--preamble", type=Path, default=None,
-                        help="Markdown file placed at the top (scale, hardware, regeneration command)")
+                        help="Markdown file: its first short paragraph goes above the headline table, the rest "
+                        "(or all after a '<!-- details -->' line) below it")
+    parser.add_argument("--verdict", type=Path, default=None,
+                        help="text file of plain-words lines that open the report (default: written from the records)")
+    parser.add_argument("--chance", type=float, default=None,
+                        help="chance accuracy of the class task (e.g. 0.1 for ten balanced classes), for the verdict")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,9 +38,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.preamble.is_file():
             raise ConfigError(f"preamble file {args.preamble} does not exist; pass a Markdown file or drop --preamble")
         preamble = args.preamble.read_text()
-    report = build_report(args.results, args.out, formats, args.logs, args.figures, preamble)
+    ensure_writable(args.out, "--out", directory=True)
+    verdict = None
+    if args.verdict is not None:
+        if not args.verdict.is_file():
+            raise ConfigError(f"verdict file {args.verdict} does not exist; pass a text file or drop --verdict")
+        verdict = [line.strip().removeprefix("- ") for line in args.verdict.read_text().splitlines() if line.strip()]
+    report = build_report(args.results, args.out, formats, args.logs, args.figures, preamble, verdict, args.chance)
     for table in report.headline or report.tables[:1]:  # short headers fit a terminal; protocols listed below
-        print(compact_markdown(table) + "\n")
+        print(to_markdown(table) + "\n")
+    print("Verdict:\n" + "\n".join(f"  {line}" for line in report.verdict))
     print(f"report written to {args.out}: " + ", ".join(p.name for p in report.files))
     if (args.out / "index.html").is_file():
         print(f"open {args.out / 'index.html'}")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 
 from mcr_eval.audit.invariance import TRANSFORMS
@@ -28,6 +30,8 @@ from mcr_eval.audit.runner import AuditedEncoder, SceneAudit, load_audited, real
 from mcr_eval.audit.scene_inputs import to_pixels
 from mcr_eval.checkpoints import FORMATS
 from mcr_eval.data import default_input_size
+from mcr_eval.features import checkpoint_source, ensure_finite
+from mcr_eval.preflight import ensure_writable
 from mcr_eval.records import append_records
 from mcr_train.data import parse_spec
 from mcr_train.data.spec import scenes_options
@@ -75,6 +79,20 @@ def _choose_audits(data_name: str, audit: str, data: str) -> tuple[bool, bool]:
     return audit in ("factors", "all"), audit in ("invariance", "all")
 
 
+@dataclass
+class CheckedEncoder(AuditedEncoder):
+    """An audited encoder whose features are refused when they hold NaN or inf."""
+
+    def featurize(self, pixels: torch.Tensor, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+        feats = super().featurize(pixels, batch_size, device)
+        ensure_finite(torch.from_numpy(feats), checkpoint_source(self.meta) or f"'{self.name}'")
+        return feats
+
+
+def _checked(encoder: AuditedEncoder) -> CheckedEncoder:
+    return CheckedEncoder(**{f.name: getattr(encoder, f.name) for f in fields(encoder)})
+
+
 def _unique_names(encoders: list[AuditedEncoder]) -> None:
     seen: dict[str, int] = {}
     for encoder in encoders:
@@ -96,9 +114,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("need --n >= 2, --folds >= 2, --counterfactuals >= 0, --batch-size >= 1, --crops >= 1")
     data_name = "photos" if args.data == "photos" else parse_spec(args.data).name
     factors_on, invariance_on = _choose_audits(data_name, args.audit, args.data)
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    if args.report:
+        ensure_writable(args.report, "--report", directory=True)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    encoders = [load_audited(path, args.views, format=args.format, arch=args.arch, stem=args.stem,
-                             width=args.width) for path in args.checkpoints]
+    encoders = [_checked(load_audited(path, args.views, format=args.format, arch=args.arch, stem=args.stem,
+                                      width=args.width)) for path in args.checkpoints]
     _unique_names(encoders)
     size = default_input_size(encoders[0].meta) if encoders[0].meta.get("arch") else 32
     records, audits, invariance = [], {}, {}

@@ -14,6 +14,8 @@ from mcr_eval.commands._shared import (
     subset_dir,
 )
 from mcr_eval.data import augment_transform, dataset_labels, load_split, num_classes_of
+from mcr_eval.features import checkpoint_source
+from mcr_eval.preflight import ensure_writable
 from mcr_eval.probes.semisup import balanced_subset, finetune, load_subset, save_subset
 from mcr_eval.records import records_for_encoder
 from mcr_train.errors import ConfigError
@@ -42,6 +44,9 @@ def subset_name(spec: str, fraction: float, seed: int) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise ConfigError("--epochs must be >= 1")
+    if args.out:
+        ensure_writable(args.out, "--out", directory=False)
+    ensure_writable(subset_dir(args), "--subset-dir", directory=True)
     session = EncoderSession(args)
     train_set = load_split(
         args.data, args.train_split, augment_transform(session.input_size, session.mean, session.std)
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             seed=args.seed,
             progress=not args.quiet,
+            source=checkpoint_source(session.meta) or "this checkpoint",
         )
         protocol = {
             **session.base_protocol(),

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from mcr_eval.features import ensure_finite
 from mcr_eval.probes.frozen_check import frozen_encoder
 from mcr_eval.probes.logistic import fit_multinomial
 
@@ -55,9 +56,10 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 
 def accuracy_topk(logits: torch.Tensor, labels: torch.Tensor, top: int) -> float:
+    """Share of rows whose label is among the ``top`` largest logits, as an exact ``hits / n``."""
     top = min(top, logits.shape[1])
     hits = (logits.topk(top, dim=1).indices == labels.view(-1, 1)).any(dim=1)
-    return float(hits.float().mean())
+    return int(hits.sum()) / int(labels.numel())
 
 
 def fast_linear_probe(
@@ -110,9 +112,10 @@ def fast_linear_probe(
 
 
 def evaluate_classifier(
-    model: nn.Module, dataset: Dataset, batch_size: int, num_workers: int, device: torch.device
+    model: nn.Module, dataset: Dataset, batch_size: int, num_workers: int, device: torch.device,
+    source: str = "this checkpoint",
 ) -> tuple[float, float]:
-    """(top-1, top-5) of ``model`` (encoder + head) on ``dataset``."""
+    """(top-1, top-5) of ``model`` (encoder + head) on ``dataset``; non-finite logits are refused."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     logits, labels = [], []
     model.eval()
@@ -122,6 +125,7 @@ def evaluate_classifier(
             logits.append(model(images).float().cpu())
             labels.append(torch.as_tensor(targets))
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
+    ensure_finite(all_logits, source)
     return accuracy_topk(all_logits, all_labels, 1), accuracy_topk(all_logits, all_labels, 5)
 
 
@@ -139,8 +143,12 @@ def standard_linear_probe(
     device: str | None = None,
     seed: int = 0,
     progress: bool = True,
+    source: str = "this checkpoint",
 ) -> dict[str, Any]:
-    """Standard-mode probe; ``train_set`` carries the augmentation, ``test_set`` the center crop."""
+    """Standard-mode probe; ``train_set`` carries the augmentation, ``test_set`` the center crop.
+
+    The frozen encoder's features are checked finite through the first epoch (``source`` names the
+    checkpoint in that error): later epochs see the same encoder."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(seed)
     lr = lr if lr is not None else 0.1 * batch_size / 256
@@ -161,18 +169,21 @@ def standard_linear_probe(
     optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * len(loader)))
     with frozen_encoder(encoder):
-        for _ in tqdm(range(epochs), desc="linear probe", disable=not progress, leave=False):
+        for epoch in tqdm(range(epochs), desc="linear probe", disable=not progress, leave=False):
             head.train()
             for images, targets in loader:
                 images = images.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
                 with torch.no_grad():
                     feats = encoder(images).flatten(1)
+                if epoch == 0:
+                    ensure_finite(feats, source)
                 loss = F.cross_entropy(head(feats), torch.as_tensor(targets, device=dev))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
-        top1, top5 = evaluate_classifier(nn.Sequential(encoder, head), test_set, batch_size, num_workers, dev)
+        top1, top5 = evaluate_classifier(nn.Sequential(encoder, head), test_set, batch_size, num_workers, dev,
+                                         source)
     return {
         "top1": top1,
         "top5": top5,

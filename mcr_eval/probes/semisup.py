@@ -26,8 +26,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from mcr_eval.checkpoints.safe_io import atomic_write
+from mcr_eval.features import ensure_finite
 from mcr_eval.probes.linear import evaluate_classifier
-from mcr_train.errors import ConfigError, DataError
+from mcr_train.errors import ConfigError, DataError, TrainingError
 
 
 def balanced_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -81,8 +82,12 @@ def finetune(
     device: str | None = None,
     seed: int = 0,
     progress: bool = True,
+    source: str = "this checkpoint",
 ) -> dict[str, Any]:
-    """Fine-tune a copy of ``encoder`` + a linear head on ``train_set[indices]``; ``encoder`` is untouched."""
+    """Fine-tune a copy of ``encoder`` + a linear head on ``train_set[indices]``; ``encoder`` is untouched.
+
+    The starting encoder's features are checked finite on the first batch (``source`` names the checkpoint
+    in that error), and a non-finite loss stops the run (the fine-tuning diverged)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(seed)
     model_encoder = copy.deepcopy(encoder).to(dev, memory_format=torch.channels_last)
@@ -111,16 +116,24 @@ def finetune(
         weight_decay=weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs * len(loader)))
-    for _ in tqdm(range(epochs), desc="fine-tune", disable=not progress, leave=False):
+    first = True
+    for epoch in tqdm(range(epochs), desc="fine-tune", disable=not progress, leave=False):
         model.train()
         for images, targets in loader:
             images = images.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(images), torch.as_tensor(targets, device=dev))
+            feats = model_encoder(images)
+            if first:
+                ensure_finite(feats.detach(), source)
+                first = False
+            loss = F.cross_entropy(head(feats.flatten(1)), torch.as_tensor(targets, device=dev))
+            if not torch.isfinite(loss):
+                raise TrainingError(f"semi-supervised fine-tuning diverged (loss {float(loss)} in epoch {epoch + 1}); "
+                                    "lower --lr-encoder and --lr-head")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-    top1, top5 = evaluate_classifier(model, test_set, batch_size, num_workers, dev)
+    top1, top5 = evaluate_classifier(model, test_set, batch_size, num_workers, dev, source)
     return {
         "top1": top1,
         "top5": top5,

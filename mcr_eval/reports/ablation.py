@@ -10,17 +10,17 @@ seed-to-seed standard deviation of a reference configuration, the yardstick for 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from mcr_eval.reports.builder import CSS, preamble_html, write_text_atomic
-from mcr_eval.reports.headers import column_header
 from mcr_eval.reports.plots import online_knn_curves
 from mcr_eval.reports.records_table import protocol_key, read_records
 from mcr_eval.reports.statistics import paired_effect
-from mcr_eval.reports.tables import Table, compact_markdown, fmt_effect, fmt_value, to_html, to_latex
+from mcr_eval.reports.tables import Table, column_legend, fmt_effect, fmt_value, to_html, to_latex, to_markdown
 from mcr_train.errors import DataError
 
 # (task, metric, protocol parameters the column must have)
@@ -63,7 +63,7 @@ def _cell(values: pd.Series) -> str:
 
 def _spread_cell(values: pd.Series) -> str:
     n = int(values.count())
-    return f"{float(values.std(ddof=1)):.4f} (n={n})" if n > 1 else "—"
+    return f"{float(values.std(ddof=1)):.3f} (n={n})" if n > 1 else "—"
 
 
 def _contrast_cell(sub: pd.DataFrame, treated: Sequence[str], reference: Sequence[str]) -> str:
@@ -91,14 +91,14 @@ def ablation_table(frame: pd.DataFrame, title: str, variants: Sequence[tuple[str
             raise DataError(f"ablation '{title}': contrast '{a}' − '{b}' names a row the table does not have; "
                             f"its rows are {labels}")
     runs = [run for _, run in variants] + (list(spread[1]) if spread else [])
-    columns, grid = [], [[] for _ in range(len(labels) + bool(spread) + len(contrasts))]
+    col_keys, grid = [], [[] for _ in range(len(labels) + bool(spread) + len(contrasts))]
     for task, metric, params in ABLATION_COLUMNS:
         sub = _column_frame(frame, task, metric, params)
         sub = sub[sub["run"].isin(runs)]
         if sub.empty:
             continue
         protocol = _check_protocols(sub, title, task, metric)
-        columns.append(column_header(task, sub["dataset"].iloc[0], sub["split"].iloc[0], metric, protocol))
+        col_keys.append((task, sub["dataset"].iloc[0], sub["split"].iloc[0], metric, protocol))
         row = iter(grid)
         for label in labels:
             next(row).append(_cell(sub[sub["run"].isin(runs_of[label])]["value"].astype(float)))
@@ -106,12 +106,16 @@ def ablation_table(frame: pd.DataFrame, title: str, variants: Sequence[tuple[str
             next(row).append(_spread_cell(sub[sub["run"].isin(spread[1])]["value"].astype(float)))
         for a, b in contrasts:
             next(row).append(_contrast_cell(sub, runs_of[a], runs_of[b]))
-    if not columns:
+    if not col_keys:
         raise DataError(f"ablation '{title}' has no records for its runs {runs}; evaluate them first")
     rows = labels + ([spread[0]] if spread else [])
+    blocks = [(len(labels), "Seed-to-seed spread (sample std)")] if spread else []
+    if contrasts:
+        blocks.append((len(rows), "Paired by seed (95% t-interval; * = interval excludes 0)"))
     rows += [f"{a} − {b}, paired by seed (95% t-interval)" for a, b in contrasts]
-    return Table(f"Ablation: {title}", "none shared; each column header states its own, and rows differ only in "
-                 "the ablated setting", columns, rows, grid)
+    names, notes, shared = column_legend(col_keys)
+    shared = "; ".join(filter(None, [shared, "rows differ only in the ablated setting"]))
+    return Table(f"Ablation: {title}", names, rows, grid, notes, shared, blocks)
 
 
 def ablation_tables(records: list[dict], variants: Sequence[tuple[str, str, str]],
@@ -150,7 +154,7 @@ def _bars(table: Table, out: Path, index: int, n_variants: int, has_spread: bool
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    picks = [i for i, c in enumerate(table.columns) if c.startswith(("kNN top1", "Linear top1"))]
+    picks = [i for i, c in enumerate(table.columns) if c in ("kNN k=200", "Linear")]
     if not picks:
         return None
     rows, cells = table.rows[:n_variants], table.cells[:n_variants]
@@ -159,12 +163,13 @@ def _bars(table: Table, out: Path, index: int, n_variants: int, has_spread: bool
     for j, col in enumerate(picks):
         err = _number(table.cells[n_variants][col]) if has_spread else math.nan
         ax.bar([i + j * width for i in range(len(rows))], [_number(row[col]) for row in cells], width,
-               yerr=None if math.isnan(err) else err, capsize=3, label=table.columns[col].split(" ·")[0])
+               yerr=None if math.isnan(err) else err, capsize=3, label=f"{table.columns[col]} top-1")
     ax.set_xticks([i + width * (len(picks) - 1) / 2 for i in range(len(rows))], rows, rotation=20,
                   ha="right", fontsize=8)
     ax.set_ylabel("top-1 accuracy")
-    title = table.title + (f"\nerror bars: {table.rows[n_variants]}" if has_spread else "")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(textwrap.shorten(table.title.removeprefix("Ablation: "), 60, placeholder="…"), fontsize=9)
+    if has_spread:
+        ax.set_xlabel(f"error bars: {table.rows[n_variants]}", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / f"ablation_{index}.png"
@@ -191,7 +196,8 @@ def write_ablation_report(results: Path, variants: Sequence[tuple[str, str, str]
     figures += online_knn_curves(list(log_dirs), figures_dir, {run for *_, run in variants},
                                  panel_of=lambda run: f"seed {run.rsplit('-s', 1)[-1]}")
     rel = [str(p.relative_to(out)) for p in figures]
-    note = (f"Built from `{results}`. Cells are mean ± std over seeds (n records; n=1 has no spread)."
+    note = (f"Built from `{results}`. Cells are mean ± std over seeds (n records; n=1 has no spread), three "
+            "decimals."
             + (f" The last row of each table (\"{spread[0]}\") is the sample std over those seeds: differences "
                "between rows smaller than about twice it are within seed noise." if spread else "")
             + (" Rows \"A − B, paired by seed\" give the mean difference over the seeds both rows have, with a 95% "
@@ -199,7 +205,7 @@ def write_ablation_report(results: Path, variants: Sequence[tuple[str, str, str]
     md = ["# mcr ablation report", "", preamble.strip(), "", note, ""]
     # Every table has the same columns in practice; then their protocols are listed once, under the first.
     same = all(t.columns == tables[0].columns for t in tables)
-    md += [compact_markdown(t, legend=not same or i == 0) + "\n" for i, t in enumerate(tables)]
+    md += [to_markdown(t, legend=not same or i == 0) + "\n" for i, t in enumerate(tables)]
     md += [f"![{f}]({f})" for f in rel]
     write_text_atomic(out / "report.md", "\n".join(md) + "\n")
     body = ["<h1>mcr ablation report</h1>", *preamble_html(preamble), *preamble_html(note)]

@@ -1,4 +1,8 @@
-"""Build a report directory from result records only: tables, paired effects, plots and claims."""
+"""Build a report directory from result records only: tables, paired effects, plots and claims.
+
+Reading order (DESIGN.md section 9): the plain-words verdict, a short summary, the headline table with its
+reference rows and legend, then the details, the full tables and the figures.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,20 @@ import pandas as pd
 
 from mcr_eval.reports import plots
 from mcr_eval.reports.claims import claims_section
+from mcr_eval.reports.headers import protocol_text, short_name
 from mcr_eval.reports.headline import headline_tables
-from mcr_eval.reports.records_table import read_records, records_frame
+from mcr_eval.reports.records_table import is_reference, read_records, records_frame
 from mcr_eval.reports.statistics import cell_summaries, paired_effects
 from mcr_eval.reports.tables import (
     Table,
-    compact_markdown,
     comparison_tables,
     effect_tables,
+    fmt_number,
     to_html,
     to_latex,
     to_markdown,
 )
+from mcr_eval.reports.verdict import verdict_lines
 from mcr_train.errors import ConfigError
 
 FORMATS = ("md", "csv", "tex", "html")
@@ -32,7 +38,10 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table
 margin:1em 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 thead th{background:#f2f2f2;max-width:16em}caption{font-weight:bold;text-align:left;margin-bottom:.4em}
 .scroll{overflow-x:auto;max-width:100%}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
-code{background:#f5f5f5;padding:1px 3px}pre{background:#f5f5f5;padding:.6em;overflow-x:auto}"""
+code{background:#f5f5f5;padding:1px 3px}pre{background:#f5f5f5;padding:.6em;overflow-x:auto}
+tbody+tbody{border-top:2px solid #555}tr.block th{background:#fafafa;font-style:italic;font-weight:normal}
+td{white-space:nowrap}ul.legend{font-size:12px;color:#444;list-style:none;padding-left:0;margin-top:0}
+.verdict{background:#f6f8fa;border-left:4px solid #4C72B0;padding:.4em 1em;margin:1em 0}"""
 
 
 @dataclass
@@ -44,6 +53,31 @@ class Report:
     files: list[Path] = field(default_factory=list)
     headline: list[Table] = field(default_factory=list)
     preamble: str = ""
+    verdict: list[str] = field(default_factory=list)
+
+
+DETAILS_MARK = "<!-- details -->"
+MAX_SUMMARY_SENTENCES = 5
+MAX_SUMMARY_CHARS = 600
+
+
+def split_preamble(text: str) -> tuple[str, str]:
+    """(summary above the headline table, details below it). Text before a ``<!-- details -->`` line is the
+    summary; without that line, the leading headings and a first paragraph of at most five short sentences
+    are, and the rest goes below the table."""
+    text = text.strip()
+    if DETAILS_MARK in text:
+        summary, _, details = text.partition(DETAILS_MARK)
+        return summary.strip(), details.strip()
+    blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
+    summary = []
+    while blocks and blocks[0].startswith("#"):
+        summary.append(blocks.pop(0))
+    if blocks and not blocks[0].startswith(("|", "```", "- ")):
+        sentences = len(re.findall(r"[.!?](?:\s|$)", blocks[0]))
+        if sentences <= MAX_SUMMARY_SENTENCES and len(blocks[0]) <= MAX_SUMMARY_CHARS:
+            summary.append(blocks.pop(0))
+    return "\n\n".join(summary), "\n\n".join(blocks)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -53,14 +87,23 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
+def _sources_note(sources: list[str]) -> str:
+    return (f"Cells are mean ± sample std over seeds (n records), three decimals. Built from {len(sources)} "
+            "results file(s): " + ", ".join(f"`{s}`" for s in sources) + ".")
+
+
 def _markdown(report: Report, claims: list[str], sources: list[str], rel_figs: list[str]) -> str:
+    summary, details = split_preamble(report.preamble)
     parts = ["# mcr comparison report", ""]
-    if report.preamble:
-        parts += [report.preamble.strip(), ""]
-    parts += [f"Built from {len(sources)} results file(s): " + ", ".join(f"`{s}`" for s in sources)
-              + ". Cells are mean ± sample std over seeds (n records).", ""]
+    if report.verdict:
+        parts += ["**Verdict.**", ""] + [f"- {line}" for line in report.verdict] + [""]
+    if summary:
+        parts += [summary, ""]
     if report.headline:
         parts += ["## Headline", ""] + [to_markdown(t) + "\n" for t in report.headline]
+    parts += [_sources_note(sources), ""]
+    if details:
+        parts += ["## Details", "", details, ""]
     parts += ["## Comparison tables", ""]
     parts += [to_markdown(t) + "\n" for t in report.tables]
     parts += ["## Paired MCR effect", ""]
@@ -118,10 +161,18 @@ def preamble_html(text: str) -> list[str]:
     return out
 
 
-def _html(report: Report, claims: list[str], rel_figs: list[str]) -> str:
-    body = ["<h1>mcr comparison report</h1>", *preamble_html(report.preamble)]
+def _html(report: Report, claims: list[str], sources: list[str], rel_figs: list[str]) -> str:
+    summary, details = split_preamble(report.preamble)
+    body = ["<h1>mcr comparison report</h1>"]
+    if report.verdict:
+        items = "".join(f"<li>{_inline(line)}</li>" for line in report.verdict)
+        body.append(f"<div class='verdict'><strong>Verdict.</strong><ul>{items}</ul></div>")
+    body += preamble_html(summary)
     if report.headline:
         body += ["<h2>Headline</h2>"] + [to_html(t) for t in report.headline]
+    body += preamble_html(_sources_note(sources))
+    if details:
+        body += ["<h2>Details</h2>", *preamble_html(details)]
     body += ["<h2>Comparison tables</h2>"]
     body += [to_html(t) for t in report.tables]
     body += ["<h2>Paired MCR effect</h2>"] + ([to_html(t) for t in report.effects] or
@@ -134,18 +185,36 @@ def _html(report: Report, claims: list[str], rel_figs: list[str]) -> str:
             f"</head><body>{''.join(body)}</body></html>")
 
 
+def _csv(frame: pd.DataFrame, numbers: tuple[str, ...]) -> pd.DataFrame:
+    """A summary frame for CSV: short column names, the protocol as text, numbers as the tables print them."""
+    if frame.empty:
+        return frame
+    out = frame.drop(columns=["protocol_key"]).assign(
+        column=[short_name(r.task, r.metric, r.protocol_key) for r in frame.itertuples()],
+        protocol=frame["protocol_key"].map(protocol_text))
+    for name in numbers:
+        out[name] = frame[name].map(lambda v: "" if pd.isna(v) else fmt_number(float(v)))
+    return out
+
+
 def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORMATS,
                  log_dirs: list[Path] | None = None, figure_dirs: list[Path] | None = None,
-                 preamble: str = "") -> Report:
+                 preamble: str = "", verdict: list[str] | None = None, chance: float | None = None) -> Report:
+    """Write the report files under ``out``. ``verdict``: the plain-words lines that open the report (default:
+    :func:`verdict_lines` of these records, with ``chance`` the class task's chance accuracy when known)."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ConfigError(f"unknown report format(s) {unknown}; choose from {list(FORMATS)}")
     records = read_records(results)
-    frame = records_frame(records)
+    full = records_frame(records)
+    reference = is_reference(full)
+    frame = full[~reference] if (~reference).any() else full
     cells = cell_summaries(frame)
     effects = paired_effects(frame)
+    ref_cells = cell_summaries(full[reference]) if reference.any() and (~reference).any() else pd.DataFrame()
     report = Report(out, comparison_tables(cells), effect_tables(effects),
-                    headline=headline_tables(cells, effects), preamble=preamble)
+                    headline=headline_tables(cells, effects, ref_cells), preamble=preamble)
+    report.verdict = list(verdict) if verdict is not None else verdict_lines(cells, effects, ref_cells, chance)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     report.figures += plots.metric_bars(cells, figures_dir)
@@ -161,15 +230,18 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     if "md" in formats:
         report.files.append(write_text_atomic(out / "report.md", _markdown(report, claims, sources, rel_figs)))
         if report.headline:
-            compact = "\n\n".join(compact_markdown(t) for t in report.headline) + "\n"
+            compact = "\n\n".join(to_markdown(t) for t in report.headline) + "\n"
             report.files.append(write_text_atomic(out / "headline.md", compact))
     if "csv" in formats:
-        cells.to_csv(out / "summary.csv", index=False)
-        pd.DataFrame(effects).to_csv(out / "paired_effects.csv", index=False)
+        summary = pd.concat([_csv(cells, ("mean", "std")), _csv(ref_cells, ("mean", "std")).assign(
+            variant="reference")]) if not ref_cells.empty else _csv(cells, ("mean", "std"))
+        summary.to_csv(out / "summary.csv", index=False)
+        _csv(pd.DataFrame(effects), ("diff", "ci_low", "ci_high")).to_csv(out / "paired_effects.csv", index=False)
         report.files += [out / "summary.csv", out / "paired_effects.csv"]
     if "tex" in formats:
-        tex = "% requires \\usepackage{booktabs}\n" + "\n\n".join(to_latex(t) for t in report.tables + report.effects)
+        tex = "% requires \\usepackage{booktabs}\n" + "\n\n".join(
+            to_latex(t) for t in report.headline + report.tables + report.effects)
         report.files.append(write_text_atomic(out / "tables.tex", tex))
     if "html" in formats:
-        report.files.append(write_text_atomic(out / "index.html", _html(report, claims, rel_figs)))
+        report.files.append(write_text_atomic(out / "index.html", _html(report, claims, sources, rel_figs)))
     return report

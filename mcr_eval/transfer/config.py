@@ -17,6 +17,7 @@ from typing import Any
 
 from mmengine.config import Config
 
+from mcr_eval.transfer.coco_json import check_coco_instances
 from mcr_train.errors import ConfigError, DataError
 
 REMOTE_SCHEMES = ("torchvision://", "open-mmlab://", "mmcls://", "http://", "https://", "modelzoo://")
@@ -210,6 +211,9 @@ def check_annotations(cfg: Config) -> None:
         if not os.path.isfile(path):
             raise DataError(f"annotation file '{path}' not found; pass --data-root with the dataset folder the config "
                             "expects (see README section 'Transfer'), e.g. COCO's annotations/instances_val2017.json")
+    # COCO instances files are read (once each) now: a corrupt one would otherwise fail inside the dataloader.
+    for path in dict.fromkeys(os.path.normpath(p) for p in paths if p.endswith(".json")):
+        check_coco_instances(path)
 
 
 def _scaled_milestones(scheduler: dict, fraction_of: float, max_iters: int) -> list[int]:

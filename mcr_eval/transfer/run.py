@@ -135,9 +135,10 @@ def summarize(results: list[TrialResult]) -> list[str]:
     lines = []
     for task in results[0].metrics:
         for metric in results[0].metrics[task]:
-            values = [100.0 * r.metrics[task][metric] for r in results if metric in r.metrics.get(task, {})]
+            # A fraction in [0, 1] with three decimals, as in the records and the reports: one unit everywhere.
+            values = [r.metrics[task][metric] for r in results if metric in r.metrics.get(task, {})]
             std = statistics.stdev(values) if len(values) > 1 else 0.0
-            lines.append(f"{task} {metric}: {statistics.fmean(values):.1f} ± {std:.1f} ({len(values)} trials)")
+            lines.append(f"{task} {metric}: {statistics.fmean(values):.3f} ± {std:.3f} ({len(values)} trials)")
     return lines
 
 

@@ -57,6 +57,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  {split}: {len(ds)} images, {len(ds.classes)} classes, first image {image.size[0]}x"
               f"{image.size[1]} {image.mode} ({seconds:.1f}s)")
         print("    per class: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    describe = getattr(loaded[0][1], "describe_factors", None)  # factor datasets: file arrays and factor table
+    for line in describe() if callable(describe) else []:
+        print("  " + line)
     return 0
 
 
@@ -78,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_cmd_preview)
     p = sub.add_parser("check", help="print sizes and per-class counts of a data spec")
-    p.add_argument("spec", help="e.g. scenes, fashion-mnist, digits, cifar10:ROOT, imagenet:ROOT?classes=F")
+    p.add_argument("spec", help="e.g. scenes, fashion-mnist, digits, cifar10:ROOT, imagenet:ROOT?classes=F, "
+                   "dsprites:FILE.npz?n=N, 3dshapes:FILE.h5?n=N")
     p.add_argument("--splits", default="train,test", help="comma-separated splits to check")
     p.set_defaults(run=_cmd_check)
     return parser

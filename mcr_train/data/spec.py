@@ -2,7 +2,9 @@
 
 Grammar: ``NAME[:ROOT][?key=value&key=value]``, e.g. ``scenes?n=5000&size=64``, ``fashion-mnist``,
 ``cifar10:/data/cifar``, ``imagenet:/data/imagenet?classes=/data/imagenet100.txt``,
-``fashion-mnist?holdout=10000`` (the last 10,000 training images as the ``test`` split: a validation split).
+``fashion-mnist?holdout=10000`` (the last 10,000 training images as the ``test`` split: a validation split),
+``dsprites:/data/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz?n=50000&n_test=10000``,
+``3dshapes:/data/3dshapes.h5?n=50000&n_test=10000&seed=0&label=shape`` (factor datasets read by file path).
 """
 
 from __future__ import annotations
@@ -89,6 +91,18 @@ def _folder(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDat
     return load_image_folder(spec.name, spec.root, split, transform, Path(classes) if classes else None)
 
 
+def _dsprites(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDataset:
+    from mcr_train.data.formats.dsprites import load_dsprites
+
+    return load_dsprites(spec.root, split, transform, spec.options)
+
+
+def _shapes3d(spec: DataSpec, split: str, transform: Transform) -> LabeledImageDataset:
+    from mcr_train.data.formats.shapes3d import load_3dshapes
+
+    return load_3dshapes(spec.root, split, transform, spec.options)
+
+
 LOADERS: dict[str, Callable[[DataSpec, str, Transform], LabeledImageDataset]] = {
     "scenes": _scenes,
     "fashion-mnist": _fashion,
@@ -99,10 +113,14 @@ LOADERS: dict[str, Callable[[DataSpec, str, Transform], LabeledImageDataset]] = 
     "tiny-imagenet": _tiny,
     "imagenet": _folder,
     "folder": _folder,
+    "dsprites": _dsprites,
+    "3dshapes": _shapes3d,
 }
-NEEDS_ROOT = {"cifar10", "cifar100", "stl10", "tiny-imagenet", "imagenet", "folder"}
+FACTOR_FILE_SETS = {"dsprites", "3dshapes"}  # ground-truth factor datasets, read by file path
+NEEDS_ROOT = {"cifar10", "cifar100", "stl10", "tiny-imagenet", "imagenet", "folder"} | FACTOR_FILE_SETS
 OPTION_KEYS = {"scenes": set(SCENES_DEFAULTS), "imagenet": {"classes"}, "folder": {"classes"},
-               "fashion-mnist": {"holdout"}}
+               "fashion-mnist": {"holdout"}, "dsprites": {"n", "n_test", "seed", "label"},
+               "3dshapes": {"n", "n_test", "seed", "label"}}
 
 
 def parse_spec(text: str | DataSpec) -> DataSpec:
@@ -156,6 +174,10 @@ def dataset_stats(spec: str | DataSpec) -> tuple[tuple[float, ...], tuple[float,
         return scenes_pixel_stats(opts["size"], opts["seed"])
     if parsed.name == "digits":
         return _computed_stats(build_dataset(parsed, "train"))
+    if parsed.name in FACTOR_FILE_SETS:
+        from mcr_train.data.formats.factor_table import sample_pixel_stats
+
+        return sample_pixel_stats(build_dataset(parsed, "train"))
     return KNOWN_STATS[parsed.name]
 
 

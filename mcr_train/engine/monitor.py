@@ -1,8 +1,8 @@
 """Hooks a training config asks for: its ``custom_hooks`` and the online kNN monitor (``knn_monitor``).
 
-``knn_monitor = dict(interval=N, ...)`` with N > 0 adds :class:`mcr_eval.hooks.KnnMonitorHook` every N
-iterations (the training loop is iteration-based), on held-out data that defaults to the training spec's
-own train/test splits, normalized like the training views. The other keys go to the hook unchanged
+``knn_monitor = dict(interval=N, ...)`` with N > 0 adds :class:`mcr_train.engine.knn_monitor.KnnMonitorHook`
+every N iterations (the training loop is iteration-based), on held-out data that defaults to the training
+spec's own train/test splits, normalized like the training views. The other keys go to the hook unchanged
 (``data``, ``k``, ``temperature``, ``max_train``, ``max_test``, ...).
 """
 
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from mmengine.config import Config
 
+# Registers KnnMonitorHook in mmengine's HOOKS, so configs name it by type without importing anything.
+from mcr_train.engine import knn_monitor  # noqa: F401
 from mcr_train.errors import ConfigError
 
 # data=None: the training spec's own train/test splits. Every key is listed so --cfg-options can set it.
@@ -29,12 +31,6 @@ def config_hooks(cfg: Config, mean: Sequence[float], std: Sequence[float]) -> li
         raise ConfigError(f"knn_monitor.interval must be an integer >= 0 (0 = off), got {interval!r}")
     if interval == 0:
         return hooks
-    from mmengine.registry import HOOKS
-
-    # The hook lives in the evaluation package, which configs import (custom_imports); this one does not.
-    if HOOKS.get("KnnMonitorHook") is None:
-        raise ConfigError("knn_monitor needs KnnMonitorHook registered: add custom_imports = "
-                          "dict(imports=['mcr_eval.hooks']) to the config, or set knn_monitor.interval=0")
     if monitor["data"] is None:
         monitor["data"] = str(cfg.data.spec)
     monitor.setdefault("input_size", int(cfg.data.input_size))

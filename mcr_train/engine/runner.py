@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from pathlib import Path
 
 import torch
@@ -20,11 +21,11 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mcr_train.engine.checkpoint import ATOMIC_BACKEND, find_resumable_checkpoint, register_safe_globals
+from mcr_train.engine.checkpoint import ATOMIC_BACKEND, choose_resume_checkpoint, register_safe_globals
 from mcr_train.engine.hooks import SSLScheduleHook
 from mcr_train.engine.monitor import MONITOR_DEFAULTS
 from mcr_train.engine.schedule import IterSchedule, lr_schedulers
-from mcr_train.errors import CheckpointError, ConfigError
+from mcr_train.errors import ConfigError
 
 DEFAULTS: dict = dict(
     amp=None,
@@ -96,19 +97,29 @@ def build_runner(
     launcher: str = "none",
     resume: bool = False,
     extra_hooks: list[dict] | None = None,
+    resume_from: str | Path | None = None,
+    notices: list[str] | None = None,
 ) -> Runner:
     """Assemble the Runner; ``dataset`` is a built :class:`TwoViewDataset`, ``model_cls`` a method class,
-    ``extra_hooks`` the config's hooks (:func:`mcr_train.engine.monitor.config_hooks`)."""
+    ``extra_hooks`` the config's hooks (:func:`mcr_train.engine.monitor.config_hooks`).
+
+    With ``resume``, training continues from ``resume_from``, or else from the newest readable checkpoint
+    in ``work_dir`` (:func:`choose_resume_checkpoint`). ``notices`` (e.g. a skipped corrupt checkpoint) go
+    to the run's log."""
     register_safe_globals()
     import mcr_train.engine.optim  # noqa: F401  (registers LARS, the constructor and the DDP wrapper)
     from mcr_train.views.dataset import PositionedInfiniteSampler
 
     work_dir = Path(work_dir)
+    notices = list(notices or [])
     load_from = None
     if resume:
-        load_from = find_resumable_checkpoint(work_dir)
+        load_from = resume_from
         if load_from is None:
-            raise CheckpointError(f"--resume found no checkpoint in {work_dir}; drop --resume to start fresh")
+            load_from, skipped = choose_resume_checkpoint(work_dir)
+            for line in skipped:
+                print(f"warning: {line}", file=sys.stderr)
+            notices += skipped
     model = dict(cfg.model)
     model["type"] = model_cls
     data = cfg.data
@@ -128,7 +139,7 @@ def build_runner(
         logger=dict(type="LoggerHook", interval=int(cfg.log_interval), log_metric_by_epoch=False),
         param_scheduler=dict(type="ParamSchedulerHook"),
         checkpoint=dict(
-            type="CheckpointHook",
+            type="RelativePointerCheckpointHook",
             by_epoch=False,
             interval=checkpoint_interval,
             max_keep_ckpts=int(cfg.max_keep_ckpts),
@@ -156,7 +167,7 @@ def build_runner(
     elif "sync_bn" in run_cfg:
         run_cfg.pop("sync_bn")
     _init_cpu_distributed(launcher)
-    return Runner(
+    runner = Runner(
         model=model,
         work_dir=str(work_dir),
         train_dataloader=dataloader,
@@ -178,3 +189,6 @@ def build_runner(
         experiment_name=f"{Path(cfg.filename or 'run').stem}_{os.getpid()}_{next(_RUN_COUNTER)}",
         cfg=run_cfg,
     )
+    for line in notices:
+        runner.logger.warning(line)
+    return runner

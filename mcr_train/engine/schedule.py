@@ -7,6 +7,7 @@ first part of a long one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from mcr_train.errors import ConfigError, DataError
@@ -53,20 +54,43 @@ def plan_schedule(
     return IterSchedule(iters_per_epoch, planned, max_iters, epochs, min(warmup, max_iters - 1))
 
 
+def lr_at(iteration: int, schedule: IterSchedule, base_lr: float, warmup_start_factor: float = 0.01,
+          min_lr_ratio: float = 0.0) -> float:
+    """The closed form that :func:`lr_schedulers` follows (the official MEC/DINO ``cosine_scheduler`` shape).
+
+    Warm-up: ``W = warmup_iters`` values evenly spaced from ``warmup_start_factor * lr`` to ``lr``
+    (``np.linspace``; a one-iteration warm-up is its start value). Then a half cosine from ``lr`` at
+    iteration ``W`` down to ``min_lr_ratio * lr`` (reached one step after the last iteration).
+    """
+    w, t = schedule.warmup_iters, schedule.max_iters
+    if iteration < w:
+        frac = iteration / (w - 1) if w > 1 else 0.0
+        return base_lr * (warmup_start_factor + (1.0 - warmup_start_factor) * frac)
+    eta_min = base_lr * min_lr_ratio
+    return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * (iteration - w) / (t - w)))
+
+
 def lr_schedulers(schedule: IterSchedule, warmup_start_factor: float = 0.01, min_lr_ratio: float = 0.0) -> list:
-    """Linear warm-up then cosine decay to ``min_lr_ratio * lr``, stepped per iteration."""
+    """Linear warm-up then cosine decay to ``min_lr_ratio * lr``, stepped per iteration (see :func:`lr_at`).
+
+    mmengine's schedulers are chainable: the cosine starts from whatever rate the optimizer holds at its
+    first iteration. A ``LinearLR`` over ``W >= 2`` iterations ends exactly at ``lr`` (iteration ``W - 1``);
+    over one iteration it would never leave its start factor, so there it spans two iterations and restores
+    ``lr`` at iteration 1, where the cosine (listed after it) takes over at the full rate.
+    """
     out = []
-    if schedule.warmup_iters > 0:
+    warmup = schedule.warmup_iters
+    if warmup > 0:
         out.append(
-            dict(type="LinearLR", start_factor=warmup_start_factor, by_epoch=False, begin=0, end=schedule.warmup_iters)
+            dict(type="LinearLR", start_factor=warmup_start_factor, by_epoch=False, begin=0, end=max(warmup, 2))
         )
     out.append(
         dict(
             type="CosineAnnealingLR",
             by_epoch=False,
-            begin=schedule.warmup_iters,
+            begin=warmup,
             end=schedule.max_iters,
-            T_max=schedule.max_iters - schedule.warmup_iters,
+            T_max=schedule.max_iters - warmup,
             eta_min_ratio=min_lr_ratio,
         )
     )

@@ -5,8 +5,9 @@ The coding length of ``m`` embeddings of dimension ``d`` at distortion ``eps^2``
 the official code, ``log det`` is the trace of a 4th-order Taylor series of the matrix logarithm, the
 loss is ``-(1/lambda) * (1/m) * Tr log(I + lambda C)`` symmetrized over the views with
 ``C = normalize(student) @ normalize(teacher)^T``, ``1/lambda`` is warmed up linearly from
-``8/lambda`` to ``1/lambda`` over the first 10 epochs (so the series converges), and the teacher is an
-EMA of the student's backbone and projector (momentum 0.996 -> 1, cosine).
+``8/lambda`` to ``1/lambda`` over the first 10 epochs (so the series converges; the official
+``np.linspace`` points), and the teacher is an EMA of the student's backbone and projector (momentum
+0.996 -> 1, cosine).
 """
 
 from __future__ import annotations
@@ -55,10 +56,15 @@ def mec_loss(
 
 
 def lamda_inv_schedule(iteration: int, lam: float, warmup_iters: float) -> float:
-    """Linear warm-up of ``1/lambda`` from ``8/lambda`` to ``1/lambda`` (official ``lamda_scheduler``)."""
-    if warmup_iters <= 0 or iteration >= warmup_iters:
+    """``1/lambda`` warmed up from ``8/lambda`` to ``1/lambda``, as the official ``lamda_scheduler``:
+    ``np.linspace(8/lambda, 1/lambda, W)`` over the first ``W = round(warmup_iters)`` iterations (so
+    iteration ``W - 1`` already uses ``1/lambda``; a one-iteration warm-up is just ``8/lambda``), then
+    ``1/lambda``."""
+    w = int(round(warmup_iters))
+    if w <= 0 or iteration >= w:
         return 1.0 / lam
-    return 8.0 / lam + (1.0 / lam - 8.0 / lam) * iteration / warmup_iters
+    frac = iteration / (w - 1) if w > 1 else 0.0
+    return 8.0 / lam + (1.0 / lam - 8.0 / lam) * frac
 
 
 @METHODS.register_module(name="mec")

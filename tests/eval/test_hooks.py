@@ -11,8 +11,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from mcr_eval.features import extract_features
-from mcr_eval.hooks import KnnMonitorHook
 from mcr_eval.probes.knn import knn_evaluate
+from mcr_train.engine.knn_monitor import KnnMonitorHook
 from mcr_train.models.backbone import build_backbone
 
 
@@ -67,7 +67,7 @@ def test_knn_hook_logs_every_epoch_to_message_hub_and_tensorboard(tmp_path, digi
 
 
 def test_knn_hook_builds_held_out_data_from_a_spec():
-    hook = KnnMonitorHook(data="digits", input_size=8, max_train=100, max_test=40)
+    hook = KnnMonitorHook(data="digits", input_size=8, max_train=100, max_test=40, k=20)
     train_set, test_set = hook._get_datasets()
     assert (len(train_set), len(test_set)) == (100, 40)
     image, label = test_set[0]

@@ -1,4 +1,4 @@
-"""The README's Evaluation section states each protocol in the words table headers use."""
+"""docs/evaluation.md states each protocol in the words table headers use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from mcr_eval.protocols import protocol_header
 
-DOC = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "evaluation.md"
 
 DEFAULTS = [
     ("knn", {"k": 5, "T": 0.07, "input_size": 32}, "top1"),

@@ -31,9 +31,10 @@ VARIANTS = [("augmentations", "all", "a"), ("augmentations", "crop-only", "b")]
 def test_rows_are_variants_and_columns_keep_only_the_headline_protocol():
     (table,) = ablation_tables(records(), VARIANTS)
     assert table.rows == ["all", "crop-only"]
-    assert len(table.columns) == 2 and "k=200" in table.columns[0]
-    assert table.cells == [["0.3000 (n=1)", "0.9000 (n=1)"], ["0.2500 (n=1)", "0.8000 (n=1)"]]
-    assert "factor roles=from each row's training views" in table.columns[1]
+    assert table.columns == ["kNN k=200", "Non-shared retention"]
+    assert table.cells == [["0.300 (n=1)", "0.900 (n=1)"], ["0.250 (n=1)", "0.800 (n=1)"]]
+    assert "factor roles=from each row's training views" in table.notes[1]
+    assert table.legend()[0] == "¹ kNN k=200: T=0.1, k=200"
 
 
 def test_spread_row_is_the_sample_std_over_the_reference_seeds():
@@ -42,7 +43,8 @@ def test_spread_row_is_the_sample_std_over_the_reference_seeds():
     (table,) = ablation_tables(recs, VARIANTS, spread=("seed std", ["a", "a1", "a2"]))
     assert table.rows[-1] == "seed std"
     # values 0.30, 0.36, 0.27: mean 0.31, sample variance (0.0001 + 0.0025 + 0.0016) / 2 = 0.0021
-    assert table.cells[-1][0] == f"{0.0021 ** 0.5:.4f} (n=3)"
+    assert table.cells[-1][0] == f"{0.0021 ** 0.5:.3f} (n=3)"
+    assert table.blocks == [(2, "Seed-to-seed spread (sample std)")]
     assert table.cells[-1][1] == "—"  # retention has only seed a: no spread
 
 
@@ -81,7 +83,7 @@ def test_markdown_lists_shared_protocols_once(tmp_path):
     results.write_text("".join(json.dumps(r) + "\n" for r in records()))
     write_ablation_report(results, variants, tmp_path / "out", "Ablations")
     md = (tmp_path / "out" / "report.md").read_text()
-    assert md.count("T=0.1") == 1 and md.count("as listed under the first table") == 1
+    assert md.count("T=0.1") == 1 and md.count("as in the legend of the table above") == 1
 
 
 def test_online_knn_curves_of_the_variant_runs_only_one_panel_per_seed(tmp_path):
@@ -121,13 +123,13 @@ def test_a_label_given_for_several_seeds_is_one_row_and_contrasts_are_paired_by_
     (table,) = ablation_tables(recs, variants, contrasts=[("2x", "1x")])
     assert table.rows == ["1x", "2x", "2x − 1x, paired by seed (95% t-interval)"]
     mean_1x = sum(base.values()) / 3
-    assert table.cells[0][0].startswith(f"{mean_1x:.4f} ± ") and table.cells[0][0].endswith("(n=3)")
+    assert table.cells[0][0].startswith(f"{mean_1x:.3f} ± ") and table.cells[0][0].endswith("(n=3)")
     assert table.cells[1][0].endswith("(n=4)")
     diffs = [long[s] - base[s] for s in base]  # 0.06, 0.01, 0.09
     mean = sum(diffs) / 3
     sd = (sum((d - mean) ** 2 for d in diffs) / 2) ** 0.5
     half = stats.t.ppf(0.975, 2) * sd / 3 ** 0.5
-    assert table.cells[2][0] == f"{mean:+.4f} [{mean - half:+.4f}, {mean + half:+.4f}] (n=3)"
+    assert table.cells[2][0] == f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n=3)"
     assert mean - half < 0  # so no significance mark
 
 
@@ -154,7 +156,7 @@ def test_contrast_rows_stay_out_of_the_bar_chart(tmp_path, monkeypatch):
     write_ablation_report(results, variants, tmp_path / "out", "Ablations", contrasts=[("B", "A")])
     md = (tmp_path / "out" / "report.md").read_text()
     # Both seeds differ by exactly 0.1: a zero-width interval that excludes 0.
-    assert "| B − A, paired by seed (95% t-interval) | +0.1000 [+0.1000, +0.1000] (n=2) * |" in md
+    assert "| B − A, paired by seed (95% t-interval) | +0.100 [+0.100, +0.100] (n=2) * |" in md
     assert bars == [["A", "B"]]
 
 
@@ -184,7 +186,6 @@ def test_a_real_image_study_gets_one_column_per_scored_invariance_transform():
             recs.append(rec(run, "retention", f"invariance.{name}", value, {**protocol, "transform": name}))
     (table,) = ablation_tables(recs, [("t", "base", "a"), ("t", "mcr", "b")])
     assert len(table.columns) == 4
-    assert [c.split(" · ")[0] for c in table.columns[1:]] == [
-        "Retention invariance.crop_out", "Retention invariance.rotation", "Retention invariance.blur"]
-    assert [row[1:] for row in table.cells] == [["0.4700 (n=1)", "0.0300 (n=1)", "0.5200 (n=1)"],
-                                                ["0.4500 (n=1)", "0.0400 (n=1)", "0.5400 (n=1)"]]
+    assert table.columns[1:] == ["Invariance: crop_out", "Invariance: rotation", "Invariance: blur"]
+    assert [row[1:] for row in table.cells] == [["0.470 (n=1)", "0.030 (n=1)", "0.520 (n=1)"],
+                                                ["0.450 (n=1)", "0.040 (n=1)", "0.540 (n=1)"]]

@@ -9,9 +9,9 @@ from safetensors.torch import load_file
 
 from mcr_eval.checkpoints import load_encoder
 from mcr_eval.features import extract_features
-from mcr_eval.hooks import KnnMonitorHook
 from mcr_eval.probes.knn import knn_evaluate
 from mcr_train.cli import main, prepare_training, run_training
+from mcr_train.engine.knn_monitor import KnnMonitorHook
 from mcr_train.errors import ConfigError
 from tests.train.conftest import scenes_config, tiny_options
 

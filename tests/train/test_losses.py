@@ -118,6 +118,7 @@ def test_mec_loss_scaling_matches_definition():
 def test_mec_lambda_warmup_schedule():
     lam = 0.25
     assert lamda_inv_schedule(0, lam, 100) == pytest.approx(8 / lam)
-    assert lamda_inv_schedule(50, lam, 100) == pytest.approx(4.5 / lam)
+    assert lamda_inv_schedule(50, lam, 100) == pytest.approx(np.linspace(8 / lam, 1 / lam, 100)[50])
+    assert lamda_inv_schedule(99, lam, 100) == pytest.approx(1 / lam)  # the official linspace's last point
     assert lamda_inv_schedule(100, lam, 100) == pytest.approx(1 / lam)
     assert lamda_inv_schedule(1000, lam, 100) == pytest.approx(1 / lam)

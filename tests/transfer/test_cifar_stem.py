@@ -176,3 +176,91 @@ def test_tiny_cifar_stem_mask_rcnn_trains_with_finite_losses(tmp_path):
     with torch.no_grad():
         results = model.predict(batch["inputs"], batch["data_samples"])
     assert len(results) == 2 and results[0].pred_instances.masks.shape[-2:] == (32, 32)
+
+
+# Foreign CIFAR stems: same tensors, different padding (solo-learn pads its 3x3 stem by 2).
+
+
+def _solo_learn_oracle(seed: int = 0) -> torch.nn.Module:
+    """solo-learn's CIFAR ResNet-18 (``solo/methods/base.py``): torchvision's resnet18 with conv1 replaced by a
+    3x3 stride-1 conv with padding 2, no max-pool and no fc."""
+    import torchvision
+
+    torch.manual_seed(seed)
+    net = torchvision.models.resnet18()
+    net.conv1 = torch.nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=2, bias=False)
+    net.maxpool = torch.nn.Identity()
+    net.fc = torch.nn.Identity()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+def _save_solo_learn(oracle: torch.nn.Module, path) -> None:
+    """A Lightning checkpoint in solo-learn's layout: backbone, projector and online classifier."""
+    state = {"backbone." + k: v for k, v in oracle.state_dict().items()}
+    state.update({"projector.0.weight": torch.zeros(32, 512), "projector.0.bias": torch.zeros(32),
+                  "classifier.weight": torch.zeros(10, 512), "classifier.bias": torch.zeros(10)})
+    torch.save({"epoch": 999, "global_step": 1000, "state_dict": state}, path)
+
+
+def test_solo_learn_cifar_checkpoint_gives_the_oracle_features(tmp_path):
+    from mcr_eval.checkpoints import load_encoder
+
+    oracle = _solo_learn_oracle()
+    path = tmp_path / "solo-learn-simclr.ckpt"
+    _save_solo_learn(oracle, path)
+    model, meta = load_encoder(path, report=lambda line: None)
+    assert (meta["source_format"], meta["stem"], meta["stem_padding"], meta["width"]) == ("solo-learn", "cifar", 2, 64)
+    assert model.conv1.padding == (2, 2) and isinstance(model.maxpool, torch.nn.Identity)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected, got = oracle(x), model(x)
+    assert (got - expected).abs().max() < 1e-6
+    # The same tensors behind our own stem padding compute something else: this is what the padding guards.
+    ours, ours_meta = load_encoder(path, stem_padding=1, report=lambda line: None)
+    with torch.no_grad():
+        assert ours_meta["stem_padding"] == 1 and (ours(x) - expected).abs().max() > 1e-3
+
+
+def test_stem_padding_is_recorded_and_survives_conversion_as_a_note(tmp_path, capsys):
+    import argparse
+
+    from mcr_eval.cli import main
+    from mcr_eval.commands import knn
+    from mcr_eval.commands._shared import EncoderSession
+    from mcr_eval.features import feature_key
+
+    path = tmp_path / "solo.ckpt"
+    _save_solo_learn(_solo_learn_oracle(), path)
+    parser = argparse.ArgumentParser()
+    knn.add_arguments(parser)
+    session = EncoderSession(parser.parse_args([str(path), "--data", "digits", "--no-cache"]))
+    assert session.base_protocol()["stem_padding"] == 2
+    assert feature_key(session.meta, "digits", "test", None)["stem_padding"] == 2  # no cache sharing with padding 1
+    out = tmp_path / "tv.pth"
+    assert main(["convert", str(path), "--to", "torchvision", "-o", str(out)]) == 0
+    assert f"evaluate '{out}' with --stem-padding 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fmt", "stem", "padding"), [
+    ("solo-learn", "cifar", 2), ("mcr", "cifar", 1), ("lightly", "cifar", 1), ("mmpretrain", "cifar", 1),
+    ("mmselfsup", "cifar", 1), ("moco", "cifar", 1), ("torchvision", "cifar", 1), ("solo-learn", "imagenet", 3),
+])
+def test_stem_padding_table(fmt, stem, padding):
+    from mcr_eval.checkpoints.formats import stem_padding_for
+
+    assert stem_padding_for(fmt, stem) == padding
+
+
+def test_backbone_stem_padding_option():
+    default, padded = build_backbone("resnet18", "cifar", 4), build_backbone("resnet18", "cifar", 4, stem_padding=2)
+    assert default.conv1.padding == (1, 1) and padded.conv1.padding == (2, 2)
+    assert build_backbone("resnet18", "imagenet", 4).conv1.padding == (3, 3)
+    assert set(default.state_dict()) == set(padded.state_dict())
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError, match="stem padding must be a non-negative integer"):
+            build_backbone("resnet18", "cifar", 4, stem_padding=bad)

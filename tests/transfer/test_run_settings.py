@@ -39,9 +39,9 @@ def test_mmdet_shipped_config_would_download_and_is_refused(tmp_path):
         check_offline(load_config(path))
 
 
-def test_summary_is_mean_and_sample_std_in_percent():
+def test_summary_is_mean_and_sample_std_as_a_fraction_like_the_reports():
     values = [0.301, 0.322, 0.310]
     results = [TrialResult(seed=s, metrics={"detection": {"AP": v}}, protocol={}, n_images=1, verified_tensors=0)
                for s, v in enumerate(values)]
-    mean, std = statistics.fmean(values) * 100, statistics.stdev(values) * 100
-    assert summarize(results) == [f"detection AP: {mean:.1f} ± {std:.1f} (3 trials)"]
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    assert summarize(results) == [f"detection AP: {mean:.3f} ± {std:.3f} (3 trials)"]
