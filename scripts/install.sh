@@ -70,6 +70,7 @@ log "pinned stack and the mcr package (editable, with dev extras)"
 "${PIP[@]}" install -q -r requirements/stack.txt
 "${PIP[@]}" install -q --no-deps -e ".[dev]"
 "${PIP[@]}" check >/dev/null || { "${PIP[@]}" check >&2 || true; }
+"${PIP[@]}" install -q --no-deps -r requirements/test-oracles.txt  # test-only oracles; their heavy extras are not needed
 
 log "checking the stack"
 "$VENV/bin/python" - <<'PY'
