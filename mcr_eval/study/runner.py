@@ -236,7 +236,7 @@ def _pool(jobs: int, tasks: list[Callable[[], str]], title: str) -> list[str]:
 
 
 def longest_first(runs: Sequence[Run]) -> list[Run]:
-    """MCR runs (several times a baseline's step time) start first, which shortens the wall-clock of a parallel batch."""
+    """MCR runs (several times a baseline's step time) start first: a parallel batch then ends sooner."""
     return sorted(runs, key=lambda r: r.regularizer != "mcr")
 
 
