@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mcr-stamp
-INSTALL_INPUTS := scripts/install.sh requirements/build.txt requirements/stack.txt pyproject.toml
+INSTALL_INPUTS := scripts/install.sh requirements/build.txt requirements/stack.txt requirements/test-oracles.txt pyproject.toml
 
 .PHONY: install demo test lint format clean-venv
 

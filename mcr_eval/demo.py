@@ -210,7 +210,7 @@ def _evaluate(work: Path, data: DemoData, results: Path, cache: Path) -> None:
 
 
 def _detect(work: Path, root: Path, out: Path, results: Path, scale: dict) -> None:
-    """Mask R-CNN R18-FPN transfer of one seed-0 encoder (README section 'Transfer')."""
+    """Mask R-CNN R18-FPN transfer of one seed-0 encoder (docs/transfer.md)."""
     from mcr_eval.cli import main as eval_main
     from mcr_train.data.export import write_multi_scenes
 

@@ -210,7 +210,7 @@ def check_annotations(cfg: Config) -> None:
     for path in paths:
         if not os.path.isfile(path):
             raise DataError(f"annotation file '{path}' not found; pass --data-root with the dataset folder the config "
-                            "expects (see README section 'Transfer'), e.g. COCO's annotations/instances_val2017.json")
+                            "expects (see docs/transfer.md), e.g. COCO's annotations/instances_val2017.json")
     # COCO instances files are read (once each) now: a corrupt one would otherwise fail inside the dataloader.
     for path in dict.fromkeys(os.path.normpath(p) for p in paths if p.endswith(".json")):
         check_coco_instances(path)

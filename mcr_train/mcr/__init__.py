@@ -1,5 +1,5 @@
 """Meta Comprehensive Regularization (Guo et al., AAAI 2024): CompMod, its losses, the bi-level step and
-the wrapper that adds it to any registered SSL method. See README section 'MCR'."""
+the wrapper that adds it to any registered SSL method. See docs/mcr.md."""
 
 from mcr_train.mcr.compmod import CompMod, fusion_input
 from mcr_train.mcr.distributed import MCRDataParallel, average_across_ranks

@@ -1,7 +1,7 @@
 """Validated MCR settings from a config's ``regularizer=dict(type='MCR', ...)`` block.
 
-Every option and its default is documented in README section 'MCR' ("MCR: what the paper specifies and what we
-chose"). Bad values raise a one-line :class:`~mcr_train.errors.ConfigError` naming the fix.
+Every option and its default is documented in docs/mcr.md (what the paper specifies and what we chose).
+Bad values raise a one-line :class:`~mcr_train.errors.ConfigError` naming the fix.
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ class MCRModel(BaseModel):
         if mode == "loss":
             if world_size() > 1 and torch.is_grad_enabled():  # DDP's train_step would bypass the bi-level step
                 raise ConfigError("MCR under --launcher pytorch needs model_wrapper_cfg=dict(type='MCRDataParallel') "
-                                  "instead of DDP, so that MCRModel.train_step runs; see README section 'MCR'")
+                                  "instead of DDP, so that MCRModel.train_step runs; see docs/mcr.md")
             out = self.level_one(views)
             s = self.settings
             return {"loss": out["ssl"] + s.lambda1 * out["mcr"] + s.lambda2 * out["comp"]}

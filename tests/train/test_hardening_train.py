@@ -139,6 +139,15 @@ def test_unwritable_work_dir_fails_before_training(tmp_path, capsys):
         assert msg == f"error: work dir {locked} is not writable (Permission denied); pass a writable --work-dir"
 
 
+def test_nan_loss_stops_with_one_line_and_exports_nothing(tmp_path, capsys):
+    work = tmp_path / "work"
+    msg = fail(capsys, argv(work, "optimizer.lr=1e30", iters=6))
+    assert msg.startswith("error: loss became nan at iteration ")
+    assert msg.endswith("lower the learning rate or warm-up, or use fp32 instead of AMP, then rerun with --resume "
+                        "(last good checkpoint: none saved yet)")
+    assert not (work / "encoder.safetensors").exists()
+
+
 # ---- 6. stale files of a killed run; a live run holding the work dir --------------------------------------
 def test_stale_temporary_files_and_lock_are_cleaned_and_logged(tmp_path, capsys):
     stale = [".iter_4.pth.k2j3h4g5.tmp", ".last_checkpoint.abc_1234.tmp", ".encoder.json.zzzz9999.tmp"]
