@@ -1,10 +1,16 @@
 """Retention records (docs/contracts.md §2), Markdown/CSV tables and heat-maps.
 
-Metric names of the ``retention`` records: ``probe.<factor>`` (its protocol carries ``factor``,
-``role`` and ``kind``: accuracy or r2), ``probe_std.<factor>`` (std over folds), ``chance.<factor>``,
-``ref_raw_pixels.<factor>``, ``ref_random_init.<factor>``, ``retention.<factor>``, ``sensitivity.<factor>``,
-``cf_accuracy.<factor>``, ``cf_chance.<factor>``,
-``non_shared_retention``, ``shared_retention`` and ``invariance.<transform>``.
+Metric names of the ``retention`` records (audit v2; every protocol carries ``audit: v2`` and its probe
+family, ``rbf-nystroem-ridge-loo`` or ``ridge-loo``): per factor, ``probe.<factor>``, ``probe_std.<factor>``
+(std over folds), ``ceiling.<factor>`` and ``retention.<factor>`` of the nonlinear (kernel) probe, the same
+with a ``linear_`` prefix for the linear probe (the protocol carries ``factor``, ``role`` and ``kind``:
+accuracy or r2), ``chance.<factor>``, ``ref_raw_pixels.<factor>``, ``ref_random_init.<factor>`` (linear
+probe), ``sensitivity.<factor>``, ``cf_accuracy.<factor>``, ``cf_chance.<factor>``; per encoder,
+``non_shared_retention`` and ``shared_retention`` (kernel, the headline), ``linear_non_shared_retention``,
+``linear_shared_retention``, ``dci_disentanglement``, ``dci_completeness``, ``dci_informativeness``,
+``mig``, ``sap``; on real images ``invariance.<transform>``. Audit v1 records (before the ceiling and the
+kernel probe) carry no ``audit`` key and ``probe: ridge-loo``; reports name their summary "Linear retention
+(v1)".
 """
 
 from __future__ import annotations
@@ -18,13 +24,27 @@ from typing import Any
 
 import numpy as np
 
-from mcr_eval.audit.retention import RetentionAudit
+from mcr_eval.audit.probes import FAMILY_PROTOCOL
+from mcr_eval.audit.retention import HEADLINE_FAMILY, RetentionAudit
+from mcr_eval.audit.runner import ALWAYS_VISIBLE
 from mcr_eval.checkpoints.safe_io import atomic_write
 from mcr_eval.records import make_record, run_fields
 
-PROBE_PROTOCOL = "ridge probe, penalty by leave-one-out, {folds}-fold CV mean (std over folds)"
-COLUMNS = ("factor", "role", "kind", "probe", "std", "chance", "raw_pixels", "random_init", "retention",
-           "sensitivity", "cf_accuracy", "cf_chance")
+PROBE_PROTOCOL = ("kernel: RBF kernel ridge on Nystroem features, linear: ridge; width and penalty by "
+                  "leave-one-out; {folds}-fold CV mean; ceiling: the same probe on the {size} px input pixels")
+COLUMNS = ("factor", "role", "kind", "probe", "std", "ceiling", "retention", "supervised", "vs_supervised",
+           "linear_probe", "linear_ceiling",
+           "linear_retention", "chance", "raw_pixels", "random_init", "sensitivity", "cf_accuracy", "cf_chance",
+           "why_undefined")
+DISENTANGLEMENT_PROTOCOL = {"dci": "lasso importances, 1/3 held out (Eastwood & Williams 2018)",
+                            "mig": "20 equal-width bins (Chen et al. 2018)",
+                            "sap": "one-feature predictors, 1/3 held out (Kumar et al. 2018)"}
+DISENTANGLEMENT = (("dci_disentanglement", "DCI D"), ("dci_completeness", "DCI C"),
+                   ("dci_informativeness", "DCI I"), ("mig", "MIG"), ("sap", "SAP"))
+
+
+def _mean(score: Any) -> float | None:
+    return None if score is None else score.mean
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -37,34 +57,63 @@ def table_rows(audit: RetentionAudit) -> list[dict[str, Any]]:
     for row in audit.rows:
         cf = audit.interventions.get(row.factor, {})
         refs = row.references
+        linear = row.scores.get("linear")
         rows.append({
             "factor": row.factor, "role": row.role, "kind": row.probe.metric, "probe": row.probe.mean,
-            "std": row.probe.std, "chance": row.probe.chance,
+            "std": row.probe.std, "ceiling": _mean(row.scores[HEADLINE_FAMILY].ceiling),
+            "retention": row.retention, "supervised": _mean(row.scores[HEADLINE_FAMILY].supervised),
+            "vs_supervised": row.scores[HEADLINE_FAMILY].vs_supervised,
+            "linear_probe": linear.probe.mean if linear else None,
+            "linear_ceiling": _mean(linear.ceiling) if linear else None,
+            "linear_retention": linear.retention if linear else None, "chance": row.probe.chance,
             "raw_pixels": refs["raw_pixels"].mean if "raw_pixels" in refs else None,
             "random_init": refs["random_init"].mean if "random_init" in refs else None,
-            "retention": row.retention, "sensitivity": cf.get("sensitivity"),
-            "cf_accuracy": cf.get("cf_accuracy"), "cf_chance": cf.get("cf_chance"),
+            "sensitivity": cf.get("sensitivity"), "cf_accuracy": cf.get("cf_accuracy"),
+            "cf_chance": cf.get("cf_chance"), "why_undefined": row.why_undefined,
         })
     return rows
 
 
+def _summary_line(audit: RetentionAudit) -> str:
+    line = (f"**non-shared retention {_fmt(audit.non_shared_retention)}**, shared retention "
+            f"{_fmt(audit.shared_retention)} (kernel probe)")
+    if "linear" in audit.summaries:
+        linear = audit.summaries["linear"]
+        line += f"; linear probe: {_fmt(linear['non-shared'])} and {_fmt(linear['shared'])}"
+    return line
+
+
+def _legend(audit: RetentionAudit) -> str:
+    protocol = PROBE_PROTOCOL.format(folds=audit.folds, size=audit.size)
+    return (f"¹ clip((probe − chance) / (ceiling − chance), 0, 1). ² {protocol}; accuracy, or R² for pos_x and "
+            f"pos_y; {audit.n} scenes; views `{audit.views or 'n/a'}` destroy "
+            f"{', '.join(audit.destroyed) or 'nothing'}. ³ The same probe on the input pixels: what there is to "
+            "keep. ⁴ The same formula with the probe on a supervised network in place of the ceiling: how readable "
+            "the encoder makes the factor next to supervision (not kept information). ⁵ Linear probe on the "
+            "image pooled to 16 × 16 px and on a random-init encoder: references to read against. "
+            "⁶ Counterfactual shift / random-pair distance (l2-normalized features).")
+
+
 def markdown_table(name: str, audit: RetentionAudit) -> str:
-    """The headline per-factor table of one encoder, with its protocol and summary line."""
-    lines = [f"### {name}", "",
-             f"Protocol: {PROBE_PROTOCOL.format(folds=audit.folds)} on {audit.n} factor scenes; views "
-             f"`{audit.views or 'n/a'}`, destroyed: {', '.join(audit.destroyed) or 'none'}. "
-             "Sensitivity: counterfactual shift / random-pair distance (l2-normalized features).", "",
-             "| factor | role | probe (acc / R^2) | chance | raw pixels | random init | retention | "
-             "sensitivity | cf probe acc (chance) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """The per-factor table of one encoder: summary first, then the rows, then the legend."""
+    lines = [f"### {name}", "", _summary_line(audit), "",
+             "| factor | role | retention¹ | kernel probe² | ceiling³ | vs supervised⁴ | linear retention | "
+             "linear probe² | linear ceiling³ | chance | raw pixels⁵ | random init⁵ | sensitivity⁶ |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
     for r in table_rows(audit):
-        lines.append(f"| {r['factor']} | {r['role']} | {_fmt(r['probe'])} ± {_fmt(r['std'])} ({r['kind']}) | "
-                     f"{_fmt(r['chance'])} | {_fmt(r['raw_pixels'])} | {_fmt(r['random_init'])} | "
-                     f"{_fmt(r['retention'], 2)} | {_fmt(r['sensitivity'])} | "
-                     f"{_fmt(r['cf_accuracy'])} ({_fmt(r['cf_chance'], 2)}) |")
-    lines += ["", f"**non-shared retention {_fmt(audit.non_shared_retention, 2)}**, "
-                  f"shared retention {_fmt(audit.shared_retention, 2)}", ""]
-    return "\n".join(lines)
+        retention = _fmt(r["retention"])
+        if r["why_undefined"]:
+            notes.append(f"\\* {r['factor']}: {r['why_undefined']}.")
+            retention = "—\\*"
+        lines.append(f"| {r['factor']} | {r['role']} | {retention} | {_fmt(r['probe'])} ± {_fmt(r['std'])} | "
+                     f"{_fmt(r['ceiling'])} | {_fmt(r['vs_supervised'])} | {_fmt(r['linear_retention'])} | "
+                     f"{_fmt(r['linear_probe'])} | {_fmt(r['linear_ceiling'])} | {_fmt(r['chance'])} | "
+                     f"{_fmt(r['raw_pixels'])} | {_fmt(r['random_init'])} | {_fmt(r['sensitivity'])} |")
+    if audit.disentanglement:
+        lines += ["", "Disentanglement against the always-visible factors: " + ", ".join(
+            f"{label} {_fmt(audit.disentanglement.get(key))}" for key, label in DISENTANGLEMENT) + "."]
+    return "\n".join(lines + ["", _legend(audit), *notes, ""])
 
 
 def csv_text(audits: Mapping[str, RetentionAudit]) -> str:
@@ -80,30 +129,42 @@ def csv_text(audits: Mapping[str, RetentionAudit]) -> str:
 def retention_records(meta: Mapping[str, Any], audit: RetentionAudit, dataset: str) -> list[dict[str, Any]]:
     """``retention`` records of one audited encoder (run/seed fields from its metadata)."""
     run = run_fields(meta)
-    base = {"probe": "ridge-loo", "folds": audit.folds, "views": audit.views, "destroyed": audit.destroyed,
-            "input": "pixel space, encoder normalization"}
+    base = {"audit": "v2", "folds": audit.folds, "views": audit.views, "destroyed": audit.destroyed,
+            "input": "pixel space, encoder normalization", "ceiling": f"same probe on the {audit.size} px input"}
     records = []
 
-    def add(metric: str, value: float | None, n: int, **extra: Any) -> None:
+    def add(metric: str, value: float | None, n: int, family: str = HEADLINE_FAMILY, **extra: Any) -> None:
         if value is not None:
-            records.append(make_record(run, "retention", dataset, "test", {**base, **extra}, metric, value, n))
+            protocol = {**base, "probe": FAMILY_PROTOCOL[family], **extra}
+            records.append(make_record(run, "retention", dataset, "test", protocol, metric, value, n))
 
     for row in audit.rows:
         # Measured quantities are metrics of their own; the protocol holds only what defines the number.
         extra = {"role": row.role, "kind": row.probe.metric, "factor": row.factor}
-        add(f"probe.{row.factor}", row.probe.mean, row.probe.n, **extra)
-        add(f"probe_std.{row.factor}", row.probe.std, row.probe.n, **extra)
+        for family, score in row.scores.items():
+            prefix = "" if family == HEADLINE_FAMILY else f"{family}_"
+            add(f"{prefix}probe.{row.factor}", score.probe.mean, score.probe.n, family, **extra)
+            add(f"{prefix}probe_std.{row.factor}", score.probe.std, score.probe.n, family, **extra)
+            add(f"{prefix}ceiling.{row.factor}", _mean(score.ceiling), score.probe.n, family, **extra)
+            add(f"{prefix}retention.{row.factor}", score.retention, score.probe.n, family, **extra)
+            add(f"{prefix}supervised.{row.factor}", _mean(score.supervised), score.probe.n, family, **extra)
+            add(f"{prefix}vs_supervised.{row.factor}", score.vs_supervised, score.probe.n, family, **extra)
         add(f"chance.{row.factor}", row.probe.chance, row.probe.n, **extra)
         for ref, score in row.references.items():
-            add(f"ref_{ref}.{row.factor}", score.mean, score.n, **extra)
-        add(f"retention.{row.factor}", row.retention, row.probe.n, **extra)
+            add(f"ref_{ref}.{row.factor}", score.mean, score.n, "linear", **extra)
         cf = audit.interventions.get(row.factor)
         if cf:
             add(f"sensitivity.{row.factor}", cf["sensitivity"], cf["n"], **extra)
             add(f"cf_accuracy.{row.factor}", cf["cf_accuracy"], cf["n"], **extra)
             add(f"cf_chance.{row.factor}", cf["cf_chance"], cf["n"], **extra)
-    add("non_shared_retention", audit.non_shared_retention, audit.n)
-    add("shared_retention", audit.shared_retention, audit.n)
+    for family, summary in audit.summaries.items():
+        prefix = "" if family == HEADLINE_FAMILY else f"{family}_"
+        add(f"{prefix}non_shared_retention", summary["non-shared"], audit.n, family)
+        add(f"{prefix}shared_retention", summary["shared"], audit.n, family)
+    for metric, value in audit.disentanglement.items():
+        protocol = {"audit": "v2", "views": audit.views, "factors": list(ALWAYS_VISIBLE),
+                    "estimator": DISENTANGLEMENT_PROTOCOL[metric.partition("_")[0]]}
+        records.append(make_record(run, "retention", dataset, "test", protocol, metric, value, audit.n))
     return records
 
 

@@ -29,6 +29,7 @@ class RidgeProbe:
     bias: np.ndarray
     alpha: float
     classification: bool
+    loo_loss: float = float("nan")  # the leave-one-out loss that chose ``alpha`` (error rate or squared error)
 
     def decision(self, features: np.ndarray) -> np.ndarray:
         return ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.weight + self.bias
@@ -63,12 +64,16 @@ def thin_svd(x: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray,
 
 
 class RidgeBasis:
-    """Standardization and thin SVD of one training feature matrix, reused for every target."""
+    """Standardization and thin SVD of one training feature matrix, reused for every target.
 
-    def __init__(self, features: np.ndarray):
+    ``standardize=False`` only centres the features (for features whose scale is meaningful, such as the
+    Nystroem features of :mod:`.kernel_probe`).
+    """
+
+    def __init__(self, features: np.ndarray, standardize: bool = True):
         x = np.asarray(features, dtype=np.float64)
         self.mean = x.mean(0)
-        self.scale = x.std(0)
+        self.scale = x.std(0) if standardize else np.ones(x.shape[1])
         self.scale[self.scale < 1e-8] = 1.0
         xs = (x - self.mean) / self.scale
         with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add contention
@@ -92,9 +97,9 @@ class RidgeBasis:
                 loss = float(np.mean(loo.argmax(1) != labels))
             if best is None or loss < best[0] - 1e-12:
                 best = (loss, alpha)
-        alpha = best[1] if best is not None else alphas[0]
+        loss, alpha = best if best is not None else (float("nan"), alphas[0])
         coef = self.vt.T @ ((self.s / (self.s**2 + alpha))[:, None] * uty)
-        return RidgeProbe(self.mean, self.scale, coef, y_mean, alpha, num_classes is not None)
+        return RidgeProbe(self.mean, self.scale, coef, y_mean, alpha, num_classes is not None, loss)
 
 
 def fit_ridge(features: np.ndarray, labels: np.ndarray, num_classes: int | None,

@@ -1,26 +1,36 @@
 """End-to-end retention audit of one or more encoders on the factor scenes and on real images.
 
-The scene set, its labels and the reference probes are computed once and shared by every audited
-encoder (the random-init reference once per architecture), so several checkpoints are compared on the
-same samples.
+The scene set, its labels, the ceilings (each probe family on the input pixels, :mod:`.retention`) and the
+reference probes are computed once and shared by every audited encoder (the random-init reference once per
+architecture), so several checkpoints are compared on the same samples. Each encoder also gets the
+disentanglement metrics DCI, MIG and SAP (:mod:`.disentanglement`) against its ground-truth factors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mcr_eval.audit.factors import destroyed_from_views, expand_destroyed, factor_labels, factor_roles
+from mcr_eval.audit.disentanglement import dci, mig, sap
+from mcr_eval.audit.factors import (
+    DETAIL_DEPENDENT,
+    FactorLabels,
+    destroyed_from_views,
+    expand_destroyed,
+    factor_labels,
+    factor_roles,
+)
 from mcr_eval.audit.interventions import intervention_scores
 from mcr_eval.audit.invariance import invariance_scores
 from mcr_eval.audit.planted import PLANTED, planted_meta
 from mcr_eval.audit.probes import DEFAULT_FOLDS, ProbeScore, probe_all
-from mcr_eval.audit.retention import RetentionAudit, audit_retention
+from mcr_eval.audit.retention import FAMILIES, RetentionAudit, audit_retention
 from mcr_eval.audit.scene_inputs import (
     PixelSpaceEncoder,
     encode,
@@ -28,7 +38,8 @@ from mcr_eval.audit.scene_inputs import (
     raw_pixel_features,
     render_scenes,
 )
-from mcr_train.data.scenes import sample_factors
+from mcr_eval.audit.supervised_reference import reference_features, supervised_reference
+from mcr_train.data.scenes import FACTOR_NAMES, sample_factors
 from mcr_train.errors import CheckpointError, ConfigError
 
 PLANTED_PREFIX = "planted:"
@@ -37,6 +48,20 @@ PLANTED_PREFIX = "planted:"
 #: Seed of the random-init reference (fixed, and unlike the usual 0, so an exported seed-0 init is not it).
 RANDOM_REFERENCE_SEED = 20240
 FALLBACK_REFERENCE = {"arch": "resnet18", "stem": "cifar", "width": 16, "mean": [0.5] * 3, "std": [0.25] * 3}
+#: Factors visible in every scene: the columns the disentanglement metrics score (a detail's kind and corner
+#: exist only where a detail is drawn).
+ALWAYS_VISIBLE = tuple(f for f in FACTOR_NAMES if f not in DETAIL_DEPENDENT)
+
+
+def disentanglement_scores(features: np.ndarray, labels: FactorLabels, seed: int = 0) -> dict[str, float]:
+    """DCI (lasso importances), MIG and SAP of ``features`` against the always-visible scene factors."""
+    table = np.stack([labels.values[f] for f in ALWAYS_VISIBLE], axis=1)
+    kinds = ["continuous" if labels.is_continuous(f) else "discrete" for f in ALWAYS_VISIBLE]
+    result = dci(features, table, estimator="lasso", factor_kinds=kinds, seed=seed)
+    return {"dci_disentanglement": result.disentanglement, "dci_completeness": result.completeness,
+            "dci_informativeness": result.informativeness_test,
+            "mig": mig(features, table, factor_kinds=kinds).score,
+            "sap": sap(features, table, factor_kinds=kinds, seed=seed).score}
 
 
 @dataclass
@@ -83,6 +108,14 @@ def load_audited(path: str, views: str | None = None, **load_kwargs: Any) -> Aud
     return AuditedEncoder(str(meta.get("run", path)), model, meta, destroyed, label)
 
 
+def require_views(encoder: AuditedEncoder) -> None:
+    """Refuse an encoder whose training views are unknown (its factors cannot be labelled shared or not)."""
+    if encoder.destroyed is None:
+        raise ConfigError(f"encoder '{encoder.name}' does not say which training views it used (no views or "
+                          "destroyed_factors in encoder.json); pass --views NAME (e.g. simclr_cifar or "
+                          "crop,flip,jitter) to label factors shared / non-shared")
+
+
 def resize_pixels(pixels: torch.Tensor, size: int) -> torch.Tensor:
     if pixels.shape[-1] == size and pixels.shape[-2] == size:
         return pixels
@@ -100,6 +133,11 @@ class SceneAudit:
     counterfactuals: int = 200
     batch_size: int = 256
     device: str = "cpu"
+    families: tuple[str, ...] = FAMILIES
+    disentanglement: bool = True
+    supervised: bool = True
+    cache_dir: Path | None = None
+    supervised_training: dict[str, int] = field(default_factory=dict)  # n, epochs, seed of the reference
     _random_refs: dict[str, dict[str, ProbeScore]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -110,6 +148,16 @@ class SceneAudit:
         self.pixels = render_scenes(self.factors, self.size)
         self.labels = factor_labels(self.factors)
         self.raw_reference = probe_all(raw_pixel_features(self.pixels), self.labels, self.folds, self.seed)
+        # The input itself holds everything there is to keep: each family's probe on it is that family's 1.0.
+        inputs = self.pixels.flatten(1).double().numpy()
+        self.ceilings = {family: probe_all(inputs, self.labels, self.folds, self.seed, family)
+                         for family in self.families}
+        self.supervised_scores: dict[str, dict[str, ProbeScore]] = {}
+        if self.supervised:
+            learned = reference_features(supervised_reference(self.size, self.cache_dir,
+                                                                **self.supervised_training), self.pixels)
+            self.supervised_scores = {family: probe_all(learned, self.labels, self.folds, self.seed, family)
+                                      for family in self.families}
 
     def references(self, encoder: AuditedEncoder) -> dict[str, dict[str, ProbeScore]]:
         refs = {"raw_pixels": self.raw_reference}
@@ -127,13 +175,13 @@ class SceneAudit:
         return refs
 
     def run(self, encoder: AuditedEncoder) -> RetentionAudit:
-        if encoder.destroyed is None:
-            raise ConfigError(f"encoder '{encoder.name}' does not say which training views it used (no views or "
-                              "destroyed_factors in encoder.json); pass --views NAME (e.g. simclr_cifar or "
-                              "crop,flip,jitter) to label factors shared / non-shared")
+        require_views(encoder)
         feats = encoder.featurize(self.pixels, self.batch_size, self.device)
         audit = audit_retention(feats, self.labels, factor_roles(encoder.destroyed), self.references(encoder),
-                                expand_destroyed(encoder.destroyed), encoder.views, self.folds, self.seed)
+                                self.ceilings, expand_destroyed(encoder.destroyed), encoder.views, self.folds,
+                                self.seed, self.size, self.supervised_scores)
+        if self.disentanglement:
+            audit.disentanglement = disentanglement_scores(feats, self.labels, self.seed)
         if self.counterfactuals > 0:
             audit.interventions = intervention_scores(
                 self.factors, feats, self.labels,

@@ -1,12 +1,14 @@
 """Counterfactual feature-retention audit: which factors an encoder keeps, shared vs non-shared.
 
-On factor scenes (``--data scenes``): a cross-validated linear probe for every factor next to its chance
-level and raw-pixel / random-init references, the factor's role under the training views (from
-encoder.json or --views), the normalized retention and the summary non-shared retention, plus
-counterfactual sensitivity and probe accuracy. On real images (``--data photos``, ``fashion-mnist``,
-``folder:ROOT``, ...): invariance to hue shift, grayscale, crop-out, rotation and blur (a transformation that
-changes no pixel of these images, such as a hue shift of grayscale images, is not scored). Several
-checkpoints are audited on the same samples; records carry each run's name and seed.
+On factor scenes (``--data scenes``), audit v2 (docs/audit.md): for every factor a cross-validated nonlinear
+(RBF kernel ridge) and linear probe, each set against its ceiling (the same probe on the input pixels) and a
+supervised reference network, next to chance and the raw-pixel / random-init references; the factor's role
+under the training views (from encoder.json or --views); the retention per factor and the summary non-shared
+retention (kernel probe); DCI, MIG and SAP; counterfactual sensitivity and probe accuracy. On real images
+(``--data photos``, ``fashion-mnist``, ``folder:ROOT``, ...): invariance to hue shift, grayscale, crop-out,
+rotation and blur (a transformation that changes no pixel of these images, such as a hue shift of grayscale
+images, is not scored). Several checkpoints are audited on the same samples; records carry each run's name
+and seed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from mcr_eval.audit.report import (
     retention_records,
     write_report,
 )
-from mcr_eval.audit.runner import AuditedEncoder, SceneAudit, load_audited, real_image_invariance
+from mcr_eval.audit.runner import (
+    AuditedEncoder,
+    SceneAudit,
+    load_audited,
+    real_image_invariance,
+    require_views,
+)
 from mcr_eval.audit.scene_inputs import to_pixels
 from mcr_eval.checkpoints import FORMATS
 from mcr_eval.data import default_input_size
@@ -58,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--counterfactuals", type=int, default=200,
                         help="interventions per factor (0: skip the counterfactual part)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the factor probes")
+    parser.add_argument("--no-supervised", action="store_true",
+                        help="skip the supervised reference network (trained once per image size, about 40 s, "
+                             "and cached under ~/.cache/mcr/audit)")
     parser.add_argument("--crops", type=int, default=8, help="crops per photo for --data photos")
     parser.add_argument("--format", choices=FORMATS, default=None, help="checkpoint layout (default: detect)")
     parser.add_argument("--arch", choices=("resnet18", "resnet34", "resnet50"), default=None)
@@ -125,10 +136,13 @@ def run(args: argparse.Namespace) -> int:
     size = default_input_size(encoders[0].meta) if encoders[0].meta.get("arch") else 32
     records, audits, invariance = [], {}, {}
     if factors_on:
+        for encoder in encoders:  # before the shared references are built
+            require_views(encoder)
         options = scenes_options(parse_spec(args.data))
         size = int(parse_spec(args.data).options.get("size", size))
         scenes = SceneAudit(n=args.n, size=size, seed=options["seed"], folds=args.folds,
-                            counterfactuals=args.counterfactuals, batch_size=args.batch_size, device=device)
+                            counterfactuals=args.counterfactuals, batch_size=args.batch_size, device=device,
+                            supervised=not args.no_supervised)
         dataset = f"scenes?size={size}&seed={options['seed']}"
         for encoder in encoders:
             audits[encoder.name] = audit = scenes.run(encoder)
