@@ -161,6 +161,14 @@ def audit_retention(features: np.ndarray, labels: FactorLabels, roles: dict[str,
     """Probe every factor on ``features`` with every family of ``ceilings`` and set the scores against the
     precomputed ceilings, supervised-reference scores and reference probes."""
     probes = {family: probe_all(features, labels, folds, seed, family) for family in ceilings}
+    return audit_from_probes(probes, labels, roles, references, ceilings, destroyed, views, folds, size, supervised)
+
+
+def audit_from_probes(probes: dict[str, dict[str, ProbeScore]], labels: FactorLabels, roles: dict[str, str],
+                      references: dict[str, dict[str, ProbeScore]], ceilings: dict[str, dict[str, ProbeScore]],
+                      destroyed: list[str], views: str | None = None, folds: int = DEFAULT_FOLDS, size: int = 32,
+                      supervised: dict[str, dict[str, ProbeScore]] | None = None) -> RetentionAudit:
+    """The audit of already computed per-family probe scores (``family -> factor -> score``)."""
     rows = build_table(probes, ceilings, references, roles, size, supervised)
     n = len(next(iter(labels.values.values())))
     return RetentionAudit(rows, summaries(rows), list(destroyed), views, folds, n, size)

@@ -8,7 +8,8 @@ disentanglement metrics DCI, MIG and SAP (:mod:`.disentanglement`) against its g
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from mcr_eval.audit.interventions import intervention_scores
 from mcr_eval.audit.invariance import invariance_scores
 from mcr_eval.audit.planted import PLANTED, planted_meta
 from mcr_eval.audit.probes import DEFAULT_FOLDS, ProbeScore, probe_all
-from mcr_eval.audit.retention import FAMILIES, RetentionAudit, audit_retention
+from mcr_eval.audit.retention import FAMILIES, RetentionAudit, audit_from_probes
 from mcr_eval.audit.scene_inputs import (
     PixelSpaceEncoder,
     encode,
@@ -144,20 +145,33 @@ class SceneAudit:
         if self.n < 10 * self.folds:
             raise ConfigError(f"--n {self.n} scenes is too few for {self.folds}-fold probes; use --n >= "
                               f"{10 * self.folds} (a few hundred or more for stable numbers)")
+        self.timings: dict[str, float] = {}
         self.factors = [sample_factors(self.seed, i, stream=1) for i in range(self.n)]
-        self.pixels = render_scenes(self.factors, self.size)
+        self.pixels = self._timed("render scenes", render_scenes, self.factors, self.size)
         self.labels = factor_labels(self.factors)
-        self.raw_reference = probe_all(raw_pixel_features(self.pixels), self.labels, self.folds, self.seed)
+        self.raw_reference = self._timed("raw-pixel reference (linear)", probe_all,
+                                         raw_pixel_features(self.pixels), self.labels, self.folds, self.seed)
         # The input itself holds everything there is to keep: each family's probe on it is that family's 1.0.
         inputs = self.pixels.flatten(1).double().numpy()
-        self.ceilings = {family: probe_all(inputs, self.labels, self.folds, self.seed, family)
+        self.ceilings = {family: self._timed(f"ceiling: {family} probe on the input", probe_all, inputs,
+                                             self.labels, self.folds, self.seed, family)
                          for family in self.families}
         self.supervised_scores: dict[str, dict[str, ProbeScore]] = {}
         if self.supervised:
-            learned = reference_features(supervised_reference(self.size, self.cache_dir,
-                                                                **self.supervised_training), self.pixels)
-            self.supervised_scores = {family: probe_all(learned, self.labels, self.folds, self.seed, family)
+            model = self._timed("supervised reference: train or load", supervised_reference, self.size,
+                                self.cache_dir, **self.supervised_training)
+            learned = reference_features(model, self.pixels)
+            self.supervised_scores = {family: self._timed(f"supervised reference: {family} probe", probe_all,
+                                                          learned, self.labels, self.folds, self.seed, family)
                                       for family in self.families}
+
+    def _timed(self, step: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, its wall-clock seconds added to ``timings[step]``."""
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - start
 
     def references(self, encoder: AuditedEncoder) -> dict[str, dict[str, ProbeScore]]:
         refs = {"raw_pixels": self.raw_reference}
@@ -176,15 +190,19 @@ class SceneAudit:
 
     def run(self, encoder: AuditedEncoder) -> RetentionAudit:
         require_views(encoder)
-        feats = encoder.featurize(self.pixels, self.batch_size, self.device)
-        audit = audit_retention(feats, self.labels, factor_roles(encoder.destroyed), self.references(encoder),
-                                self.ceilings, expand_destroyed(encoder.destroyed), encoder.views, self.folds,
-                                self.seed, self.size, self.supervised_scores)
+        feats = self._timed("encoder: features", encoder.featurize, self.pixels, self.batch_size, self.device)
+        references = self._timed("random-init reference (linear)", self.references, encoder)
+        probes = {family: self._timed(f"encoder: {family} probe", probe_all, feats, self.labels, self.folds,
+                                      self.seed, family) for family in self.families}
+        audit = audit_from_probes(probes, self.labels, factor_roles(encoder.destroyed), references, self.ceilings,
+                                  expand_destroyed(encoder.destroyed), encoder.views, self.folds, self.size,
+                                  self.supervised_scores)
         if self.disentanglement:
-            audit.disentanglement = disentanglement_scores(feats, self.labels, self.seed)
+            audit.disentanglement = self._timed("encoder: DCI, MIG, SAP", disentanglement_scores, feats,
+                                                self.labels, self.seed)
         if self.counterfactuals > 0:
-            audit.interventions = intervention_scores(
-                self.factors, feats, self.labels,
+            audit.interventions = self._timed(
+                "encoder: counterfactuals", intervention_scores, self.factors, feats, self.labels,
                 lambda fs: encoder.featurize(render_scenes(fs, self.size), self.batch_size, self.device),
                 n=self.counterfactuals, seed=self.seed)
         return audit

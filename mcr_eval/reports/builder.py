@@ -30,6 +30,7 @@ from mcr_eval.reports.tables import (
     to_latex,
     to_markdown,
 )
+from mcr_eval.reports.audit_verdict import audit_verdict_line, audit_verdict_tables
 from mcr_eval.reports.verdict import verdict_lines
 from mcr_train.errors import ConfigError
 
@@ -52,6 +53,7 @@ class Report:
     figures: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     headline: list[Table] = field(default_factory=list)
+    audit: list[Table] = field(default_factory=list)
     preamble: str = ""
     verdict: list[str] = field(default_factory=list)
 
@@ -101,6 +103,8 @@ def _markdown(report: Report, claims: list[str], sources: list[str], rel_figs: l
         parts += [summary, ""]
     if report.headline:
         parts += ["## Headline", ""] + [to_markdown(t) + "\n" for t in report.headline]
+    if report.audit:
+        parts += ["## What MCR kept (audit v2)", ""] + [to_markdown(t) + "\n" for t in report.audit]
     parts += [_sources_note(sources), ""]
     if details:
         parts += ["## Details", "", details, ""]
@@ -170,6 +174,8 @@ def _html(report: Report, claims: list[str], sources: list[str], rel_figs: list[
     body += preamble_html(summary)
     if report.headline:
         body += ["<h2>Headline</h2>"] + [to_html(t) for t in report.headline]
+    if report.audit:
+        body += ["<h2>What MCR kept (audit v2)</h2>"] + [to_html(t) for t in report.audit]
     body += preamble_html(_sources_note(sources))
     if details:
         body += ["<h2>Details</h2>", *preamble_html(details)]
@@ -215,6 +221,9 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
     report = Report(out, comparison_tables(cells), effect_tables(effects),
                     headline=headline_tables(cells, effects, ref_cells), preamble=preamble)
     report.verdict = list(verdict) if verdict is not None else verdict_lines(cells, effects, ref_cells, chance)
+    report.audit = audit_verdict_tables(cells, effects, frame)
+    if verdict is None:
+        report.verdict += audit_verdict_line(report.audit)
     figures_dir = out / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     report.figures += plots.metric_bars(cells, figures_dir)
@@ -240,7 +249,7 @@ def build_report(results: list[Path], out: Path, formats: tuple[str, ...] = FORM
         report.files += [out / "summary.csv", out / "paired_effects.csv"]
     if "tex" in formats:
         tex = "% requires \\usepackage{booktabs}\n" + "\n\n".join(
-            to_latex(t) for t in report.headline + report.tables + report.effects)
+            to_latex(t) for t in report.headline + report.audit + report.tables + report.effects)
         report.files.append(write_text_atomic(out / "tables.tex", tex))
     if "html" in formats:
         report.files.append(write_text_atomic(out / "index.html", _html(report, claims, sources, rel_figs)))

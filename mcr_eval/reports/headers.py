@@ -72,12 +72,21 @@ def _knn_name(params: dict, metric: str) -> str:
     return name if metric == "top1" else f"{name} {metric.replace('top', 'top-')}"
 
 
+RETENTION_SUMMARIES = {
+    "linear_non_shared_retention": "Linear non-shared retention", "linear_shared_retention": "Linear shared retention",
+    "dci_disentanglement": "DCI disentanglement", "dci_completeness": "DCI completeness",
+    "dci_informativeness": "DCI informativeness", "mig": "MIG", "sap": "SAP",
+}
+
+
 def _retention_name(metric: str, params: dict) -> str:
     v1 = is_v1_retention(params)
     if metric == "non_shared_retention":
         return "Linear retention (v1)" if v1 else "Non-shared retention"
     if metric == "shared_retention":
         return "Shared linear retention (v1)" if v1 else "Shared retention"
+    if metric in RETENTION_SUMMARIES:
+        return RETENTION_SUMMARIES[metric]
     family, _, factor = metric.partition(".")
     if family == "invariance":
         return f"Invariance: {factor}"

@@ -1,0 +1,73 @@
+"""The paired audit verdict: words follow the t-interval, undefined factors fall back to the supervised column."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from mcr_eval.reports.audit_verdict import KEPT_LESS, KEPT_MORE, NO_DIFFERENCE, audit_verdict_tables
+from mcr_eval.reports.builder import build_report
+from tests.reports.test_report_builder import T_975_DF2, record, write
+
+KERNEL = {"audit": "v2", "probe": "rbf-nystroem-ridge-loo", "folds": 5, "views": "simclr_cifar"}
+# factor -> role, baseline per seed, MCR per seed (retention, or score vs supervised for shape)
+FACTORS = {
+    "pos_x": ("non-shared", [0.50, 0.52, 0.54], [0.60, 0.63, 0.61]),        # +0.093, interval > 0
+    "color": ("non-shared", [0.80, 0.70, 0.90], [0.82, 0.69, 0.93]),        # +0.013, interval spans 0
+    "background": ("shared", [0.99, 0.98, 0.97], [0.90, 0.91, 0.89]),      # -0.080, interval < 0
+}
+SHAPE = ("shared", [0.30, 0.35, 0.40], [0.31, 0.36, 0.41])
+
+
+def audit_records():
+    recs = []
+    for reg, index in (("none", 1), ("mcr", 2)):
+        for factor, spec in FACTORS.items():
+            protocol = {**KERNEL, "factor": factor, "role": spec[0], "kind": "accuracy"}
+            recs += [record("simclr", reg, s, v, task="retention", metric=f"retention.{factor}", protocol=protocol)
+                     for s, v in enumerate(spec[index])]
+        protocol = {**KERNEL, "factor": "shape", "role": "shared", "kind": "accuracy"}
+        recs += [record("simclr", reg, s, v, task="retention", metric="vs_supervised.shape", protocol=protocol)
+                 for s, v in enumerate(SHAPE[index])]
+        # the linear family is not the verdict's probe
+        recs += [record("simclr", reg, s, 0.1 * (index - 1), task="retention", metric="retention.pos_y",
+                        protocol={**KERNEL, "probe": "ridge-loo", "factor": "pos_y", "role": "non-shared"})
+                 for s in range(3)]
+    return recs
+
+
+def test_words_follow_the_paired_interval_and_shape_uses_the_supervised_column(tmp_path):
+    report = build_report([write(tmp_path / "r.jsonl", audit_records())], tmp_path / "out", formats=("md",))
+    (table,) = report.audit
+    verdicts = {row: cells[-1] for row, cells in zip(table.rows, table.cells)}
+    assert verdicts == {"pos_x": KEPT_MORE, "color": NO_DIFFERENCE, "background": KEPT_LESS,
+                        "shape (vs supervised)": KEPT_MORE}
+    assert table.rows[:2] == ["color", "pos_x"]  # non-shared first
+    diffs = [m - b for b, m in zip(FACTORS["pos_x"][1], FACTORS["pos_x"][2])]
+    mean = sum(diffs) / 3
+    half = T_975_DF2 * math.sqrt(sum((d - mean) ** 2 for d in diffs) / 2) / math.sqrt(3)
+    cells = dict(zip(table.rows, table.cells))["pos_x"]
+    assert cells[1:3] == ["0.520", "0.613"]
+    assert cells[3] == f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n=3) *"
+    assert any(line.startswith("Audit v2, non-shared factors (simclr): MCR kept more of pos_x; no detectable "
+                               "difference on color") for line in report.verdict)
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert text.index("## What MCR kept (audit v2)") < text.index("## Comparison tables")
+
+
+def test_no_audit_table_without_v2_records(tmp_path):
+    v1 = [record("simclr", reg, s, 0.5, task="retention", metric="retention.pos_x",
+                 protocol={"probe": "ridge-loo", "factor": "pos_x", "role": "non-shared"})
+          for reg in ("none", "mcr") for s in range(3)]
+    report = build_report([write(tmp_path / "r.jsonl", v1)], tmp_path / "out", formats=("md",))
+    assert report.audit == [] and not any(line.startswith("Audit v2") for line in report.verdict)
+    assert audit_verdict_tables(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()) == []
+
+
+@pytest.mark.parametrize("metric,name", [("linear_non_shared_retention", "Linear non-shared retention"),
+                                         ("dci_disentanglement", "DCI disentanglement"), ("mig", "MIG")])
+def test_v2_summary_columns_have_short_names(metric, name):
+    from mcr_eval.reports.headers import short_name
+
+    assert short_name("retention", metric, json.dumps(KERNEL)) == name
