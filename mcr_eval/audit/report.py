@@ -116,6 +116,26 @@ def markdown_table(name: str, audit: RetentionAudit) -> str:
     return "\n".join(lines + ["", _legend(audit), *notes, ""])
 
 
+def factor_matrix(audits: Mapping[str, RetentionAudit]) -> str:
+    """Factors x encoders: kernel-probe retention per factor, the two summaries last."""
+    first = next(iter(audits.values()))
+    factors = [r for r in first.rows if r.role != "control"]
+    names = list(audits)
+    lines = ["| factor | role | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for row in factors:
+        cells = ["—" if a.row(row.factor).retention is None else f"{a.row(row.factor).retention:.2f}"
+                 for a in audits.values()]
+        lines.append(f"| {row.factor} | {row.role} | " + " | ".join(cells) + " |")
+    for label, attr in (("**non-shared retention**", "non_shared_retention"), ("shared retention", "shared_retention")):
+        lines.append(f"| {label} | | " + " | ".join(_fmt(getattr(a, attr), 2) for a in audits.values()) + " |")
+    undefined = [r.factor for r in factors if r.why_undefined]
+    note = (f" —: no retention, since no probe reads {' or '.join(undefined)} from the {first.size} px input "
+            "(the per-encoder tables say why and give the score against the supervised reference)."
+            if undefined else "")
+    return "\n".join(lines + ["", "Retention: the kernel probe's score between chance (0) and the same probe on "
+                                   f"the input pixels (1); roles under the training views.{note}"])
+
+
 def csv_text(audits: Mapping[str, RetentionAudit]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=("encoder",) + COLUMNS)
@@ -207,11 +227,8 @@ def write_report(folder: Path, audits: Mapping[str, RetentionAudit],
     written: list[Path] = []
     if audits:
         names = list(audits)
-        text = ["# Feature-retention audit", ""]
-        text += ["| encoder | non-shared retention | shared retention |", "|---|---|---|"]
-        text += [f"| {n} | {_fmt(a.non_shared_retention, 2)} | {_fmt(a.shared_retention, 2)} |"
-                 for n, a in audits.items()]
-        text += [""] + [markdown_table(n, a) for n, a in audits.items()]
+        text = ["# Feature-retention audit (v2)", "", factor_matrix(audits), ""]
+        text += [markdown_table(n, a) for n, a in audits.items()]
         written.append(atomic_write(folder / "retention.md", lambda tmp: Path(tmp).write_text("\n".join(text))))
         written.append(atomic_write(folder / "retention.csv", lambda tmp: Path(tmp).write_text(csv_text(audits))))
         factors = [r.factor for r in audits[names[0]].rows if r.role != "control"]
