@@ -136,5 +136,14 @@ def row_label(method: str, regularizer: str) -> str:
     return method if regularizer == "none" else f"{method}+{regularizer.upper()}"
 
 
+def epochs_text(epochs: str) -> str:
+    """Epochs as written in a title: whole numbers as they are, a shortened schedule to two decimals."""
+    try:
+        value = float(epochs)
+    except ValueError:
+        return epochs
+    return str(int(value)) if value.is_integer() else f"{value:.2f}"
+
+
 def group_title(pretrain_data: str, backbone: str, epochs: str) -> str:
-    return f"pretrained on {pretrain_data} · {backbone} · {epochs} epochs"
+    return f"pretrained on {pretrain_data} · {backbone} · {epochs_text(epochs)} epochs"

@@ -35,7 +35,7 @@ def _regeneration(study: Study, timing: dict, command: str) -> str:
             "records in seconds; on a fresh folder it trains and evaluates every run.")
     if study.parts:
         walls = timing.get("parts_wall_s", {})
-        trained = {k for k, v in timing.get("pretraining_run_s", {}).items() if v}
+        trained = {k for k, v in timing.get("pretraining_run_s", {}).items() if v is not None}
         lines = [head, "", f"From scratch it runs in {len(study.parts)} parts (every part rebuilds the report from "
                  "the runs evaluated so far). Pretraining wall-clock at 2 single-threaded jobs, computed from the "
                  "measured per-run times in `timing.json` (longest run first):", ""]
@@ -43,11 +43,11 @@ def _regeneration(study: Study, timing: dict, command: str) -> str:
             runs = [r.name for r in unique_runs(study, part)]
             wall = walls.get(" ".join(part))
             done = sum(name in trained for name in runs)
-            measured = (f"{wall / 60:.0f} min" if wall else
+            measured = (f"{wall / 60:.0f} min" if wall is not None else
                         f"partly run ({done} of {len(runs)} runs trained)" if done else "not run yet")
             lines.append(f"- `{command} --only {' '.join(repr(p) for p in part)}`: {measured}")
         return "\n".join(lines) + (f"\n\n{evaluated[0].upper()}{evaluated[1:]}." if evaluated else "")
-    runs = [v for v in timing.get("pretraining_run_s", {}).values() if v]
+    runs = [v for v in timing.get("pretraining_run_s", {}).values() if v is not None]
     if not runs:
         return head + (f" Measured here: {evaluated}." if evaluated else "")
     minutes = (f"pretraining about {parallel_wall_s(runs, 2) / 60:.0f} min at 2 single-threaded jobs, computed "

@@ -91,7 +91,7 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
     own = [r for r in unique_runs(study) if not r.home]
     spans = {r.name: run_span(run_dir(out, r)) for r in own}
     measured = {r.name: run_seconds(run_dir(out, r)) for r in own}
-    busy = _kept(timing.get("pretraining_run_s", {}), {k: round(v) if v else None for k, v in measured.items()})
+    busy = _kept(timing.get("pretraining_run_s", {}), {k: None if v is None else round(v) for k, v in measured.items()})
     evals = {r.name: round(float(t.read_text())) for r in own
              if (t := out / "results" / f"{r.name}.seconds").is_file()}
     evals = _kept(timing.get("evaluation_run_s", {}), evals)
@@ -106,7 +106,7 @@ def update_timing(study: Study, out: Path, jobs: int, step_seconds: dict[str, fl
         # A part's wall-clock is only known once every run of it has trained.
         timing["parts_wall_s"] = {" ".join(part): round(parallel_wall_s(
             [busy[r.name] for r in unique_runs(study, part)], 2))
-            if all(busy.get(r.name) for r in unique_runs(study, part)) else None
+            if all(busy.get(r.name) is not None for r in unique_runs(study, part)) else None
             for part in study.parts}
     timing.update({
         "study": study.name, "cpu_count": timing.get("cpu_count", os.cpu_count()),

@@ -6,7 +6,8 @@
   for the previous good one.
 
 * Writes go to a temporary file in the target directory, are fsynced, then ``os.replace``d over the
-  target, so a process killed during a save leaves the previous checkpoint intact.
+  target (:mod:`mcr_train.atomic_files`, mode 0644), so a process killed during a save leaves the previous
+  checkpoint intact.
 * torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 calls ``torch.load``
   without arguments. Its checkpoints hold a few plain Python/numpy/mmengine objects; exactly those are
   allow-listed with ``torch.serialization.add_safe_globals`` (no global opt-out).
@@ -14,11 +15,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import copyreg
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -28,32 +27,10 @@ from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
+from mcr_train.atomic_files import atomic_write_bytes
 from mcr_train.errors import CheckpointError
 
 ATOMIC_BACKEND = "mcr_atomic_local"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 class AtomicLocalBackend(LocalBackend):

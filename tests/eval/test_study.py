@@ -315,3 +315,17 @@ def test_train_command_scales_the_rate_to_the_batch_and_appends_the_runs_options
     command = train_command(study, run, ROOT / "x")
     assert command[-1] == "data.views=simclr_cifar-crop_only"
     assert command[command.index("--max-iters") + 1] == "300"
+
+
+def test_a_run_shorter_than_the_log_stamps_second_still_has_a_time(tmp_path):
+    """mmengine stamps to the second: a run that starts and ends within one second measured 0 s, not unknown."""
+    from mcr_eval.study.timing import update_timing
+
+    study = load_study("smoke")
+    for run in unique_runs(study):
+        work = run_dir(tmp_path, run)
+        (work / "20261205_120000").mkdir(parents=True)
+        (work / "20261205_120000" / "20261205_120000.log").write_text("2026/12/05 12:00:00 - mmengine - INFO - done\n")
+        (work / "encoder.json").write_text("{}")
+    timing = update_timing(study, tmp_path, 2, {})
+    assert timing["pretraining_run_s"] == {run.name: 0 for run in unique_runs(study)}

@@ -71,3 +71,10 @@ def test_v2_summary_columns_have_short_names(metric, name):
     from mcr_eval.reports.headers import short_name
 
     assert short_name("retention", metric, json.dumps(KERNEL)) == name
+
+
+@pytest.mark.parametrize("epochs,text", [("30", "30 epochs"), ("1.5384615384615385", "1.54 epochs"), ("60.0", "60 epochs")])
+def test_group_titles_have_no_float_artifacts(epochs, text):
+    from mcr_eval.reports.headers import group_title
+
+    assert group_title("scenes", "resnet18-cifar-w16", epochs).endswith(f"· {text}")

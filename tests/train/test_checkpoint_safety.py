@@ -54,3 +54,10 @@ def test_resume_discovery_survives_a_damaged_pointer(tmp_path):
     (tmp_path / "last_checkpoint").write_text("")  # truncated by a crash
     assert find_resumable_checkpoint(tmp_path) == tmp_path / "iter_10.pth"
     assert find_resumable_checkpoint(tmp_path / "missing") is None
+
+
+def test_checkpoint_writes_are_world_readable(tmp_path):
+    target = tmp_path / "iter_2.pth"
+    atomic_write_bytes(target, b"payload")
+    assert target.read_bytes() == b"payload" and target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["iter_2.pth"]  # no temp file left behind

@@ -24,6 +24,7 @@ from mcr_train.data.formats.factor_table import (
     FactorImageDataset,
     FactorInfo,
     check_split,
+    resolve_file,
     split_indices,
     split_options,
 )
@@ -52,14 +53,7 @@ FACTORS: tuple[FactorInfo, ...] = (
 
 def resolve_path(root: Path | None) -> Path:
     """The npz file named by the spec root: the file itself or a folder that holds :data:`FILENAME`."""
-    if root is None:
-        raise DataError(f"{NAME} needs a path: --data {NAME}:PATH with {LAYOUT}")
-    path = Path(root)
-    if path.is_dir():
-        path = path / FILENAME
-    if not path.is_file():
-        raise DataError(f"{NAME}: file {path} not found; expected {LAYOUT}")
-    return path
+    return resolve_file(NAME, root, FILENAME, LAYOUT)
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,6 +53,18 @@ class FactorInfo:
 
     def role(self, destroyed: Iterable[str]) -> str:
         return "non-shared" if set(destroyed) & set(self.destroyed_by) else "shared"
+
+
+def resolve_file(name: str, root: Path | None, filename: str, layout: str) -> Path:
+    """The dataset file named by a spec root: the file itself or a folder that holds ``filename``."""
+    if root is None:
+        raise DataError(f"{name} needs a path: --data {name}:PATH with {layout}")
+    path = Path(root)
+    if path.is_dir():
+        path = path / filename
+    if not path.is_file():
+        raise DataError(f"{name}: file {path} not found; expected {layout}")
+    return path
 
 
 def standard_destroyed() -> list[str]:

@@ -23,6 +23,7 @@ from mcr_train.data.formats.factor_table import (
     FactorInfo,
     check_split,
     grid_classes,
+    resolve_file,
     split_indices,
     split_options,
 )
@@ -56,14 +57,7 @@ def _h5py():
 
 def resolve_path(root: Path | None) -> Path:
     """The h5 file named by the spec root: the file itself or a folder that holds :data:`FILENAME`."""
-    if root is None:
-        raise DataError(f"{NAME} needs a path: --data {NAME}:PATH with {LAYOUT}")
-    path = Path(root)
-    if path.is_dir():
-        path = path / FILENAME
-    if not path.is_file():
-        raise DataError(f"{NAME}: file {path} not found; expected {LAYOUT}")
-    return path
+    return resolve_file(NAME, root, FILENAME, LAYOUT)
 
 
 def _read_labels(path: Path) -> tuple[np.ndarray, tuple[int, ...], str]:
