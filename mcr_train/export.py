@@ -1,4 +1,4 @@
-"""Encoder export: ``encoder.safetensors`` + ``encoder.json`` (DESIGN.md section 3.1).
+"""Encoder export: ``encoder.safetensors`` + ``encoder.json`` (docs/contracts.md section 1).
 
 The backbone is torchvision's ``ResNet`` class with ``fc = Identity``, so its state dict already uses
 torchvision key names and contains no ``fc.*`` entries.

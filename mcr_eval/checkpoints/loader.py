@@ -1,6 +1,6 @@
 """``load_encoder``: rebuild a ResNet encoder from our export or a foreign checkpoint.
 
-Our export (DESIGN.md section 3.1) is ``encoder.safetensors`` + ``encoder.json`` in torchvision key
+Our export (docs/contracts.md section 1) is ``encoder.safetensors`` + ``encoder.json`` in torchvision key
 names; ``encoder.json`` is checked against :func:`mcr_train.export.meta_problems` before any field is used.
 Foreign checkpoints are mapped by the exact prefix rules of :mod:`mcr_eval.checkpoints.formats`.
 Missing and unexpected keys are printed; a missing key other than the classifier head is an error

@@ -9,7 +9,7 @@
   over all distinct pairs (t = 2).
 * :func:`mec_coding_length` -- the coding length of Maximum Entropy Coding (Liu et al., NeurIPS 2022):
   ``mu * logdet(I_n + lam Z Z^T)`` on l2-normalized rows, ``mu = (n + d) / 2``, ``lam = d / (n eps^2)``,
-  computed exactly (``slogdet``), ``eps^2 = 64`` by default, the suite's L_comp setting (DESIGN.md 4.3).
+  computed exactly (``slogdet``), ``eps^2 = 64`` by default, the suite's L_comp setting (docs/mcr.md).
 * :func:`linear_cka` -- linear CKA (Kornblith et al., ICML 2019):
   ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` for column-centered ``X``, ``Y`` with matched rows.
 

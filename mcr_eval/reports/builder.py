@@ -1,6 +1,6 @@
 """Build a report directory from result records only: tables, paired effects, plots and claims.
 
-Reading order (DESIGN.md section 9): the plain-words verdict, a short summary, the headline table with its
+Reading order (docs/reports.md): the plain-words verdict, a short summary, the headline table with its
 reference rows and legend, then the details, the full tables and the figures.
 """
 

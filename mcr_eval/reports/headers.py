@@ -1,4 +1,4 @@
-"""Short column names, and the full protocol of every column as legend text (DESIGN.md sections 6 and 9).
+"""Short column names, and the full protocol of every column as legend text (docs/reports.md).
 
 A table header carries a short name (``kNN k=200``, ``Linear``, ``RankMe``) and a footnote mark; the protocol
 that defines the number is stated once, in the legend under the table. Floats in protocol text are written in
@@ -61,7 +61,7 @@ def protocol_text(protocol_key: str) -> str:
 
 def is_v1_retention(protocol: dict) -> bool:
     """The first retention audit: ridge-probe (linear) decodability relative to raw pixels. Its summary measures
-    linear decodability, not information (DESIGN.md section 6, audit v2), so its column says so."""
+    linear decodability, not information (docs/audit.md), so its column says so."""
     version = str(protocol.get("audit", protocol.get("audit_version", "v1"))).lower().lstrip("v")
     return protocol.get("probe") == "ridge-loo" and version == "1"
 

@@ -1,5 +1,6 @@
 """The ``mcr-eval`` argument lists a study runs on one encoder: kNN, fast linear probe, representation metrics
-and the retention audit (protocols in DESIGN.md section 6). Pure functions: nothing here runs a model."""
+and the retention audit (protocols in docs/evaluation.md and docs/audit.md). Pure functions: nothing here runs
+a model."""
 
 from __future__ import annotations
 

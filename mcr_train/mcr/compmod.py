@@ -1,8 +1,8 @@
 """CompMod: the comprehensive module of MCR (Guo et al., AAAI 2024).
 
 It fuses the two views "in a low-dimensional space" into the comprehensive embedding ``Z_hat``. The paper
-gives the input as the concatenation ``h_hat = h1 (+) h2``; the architecture is our choice (DESIGN.md
-section 4): an MLP ``2D -> hidden -> BN -> ReLU -> d``, ``depth`` linear layers in all, where ``d`` is the
+gives the input as the concatenation ``h_hat = h1 (+) h2``; the architecture is our choice (docs/mcr.md):
+an MLP ``2D -> hidden -> BN -> ReLU -> d``, ``depth`` linear layers in all, where ``d`` is the
 projector's output size so ``Z_hat`` lives where the view embeddings live.
 
 Its input is detached (:func:`fusion_input`): ``Z_hat`` is a target computed from the current

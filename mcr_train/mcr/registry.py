@@ -1,4 +1,4 @@
-"""Regularizers that wrap any registered SSL method without editing it (DESIGN.md section 4).
+"""Regularizers that wrap any registered SSL method without editing it (docs/mcr.md).
 
 A config adds ``regularizer=dict(type='MCR', lambda1=1.0, ...)`` next to ``model=dict(type='simclr', ...)``;
 :func:`wrap_with_regularizer` turns a built method into the regularized model, and

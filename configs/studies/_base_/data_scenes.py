@@ -1,4 +1,4 @@
-# The procedural factor scenes (DESIGN.md section 5.1): 4,000 generated scenes to pretrain on, 2,000 train and
+# The procedural factor scenes (docs/training.md): 4,000 generated scenes to pretrain on, 2,000 train and
 # 1,000 test scenes for the probes, and the factor audit (shared vs non-shared factors).
 dataset = 'scenes'
 train_data = 'scenes?n=4000'
