@@ -22,6 +22,7 @@ from mcr_train.models.backbone import build_backbone
 
 BIN = Path(sys.executable).parent
 TRAIN_CFG = str(Path(__file__).resolve().parents[1] / "configs/train/simclr_resnet18-cifar_1xb128-30e_scenes.py")
+DETECT_CFG = str(Path(__file__).resolve().parents[1] / "configs/detection/mask-rcnn_r18_fpn_syncbn-1xb4-12e_scenes.py")
 TINY = ["model.backbone.width=4", "data.batch_size=4", "data.spec=scenes?n=8"]
 
 
@@ -62,6 +63,15 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
     meta["width"] = "sixteen"
     (bad_meta / "encoder.json").write_text(json.dumps(meta))
     (tmp / "a-file").write_text("a file where a folder is expected\n")
+    only_format = tmp / "only-format"
+    shutil.copytree(enc, only_format)
+    (only_format / "encoder.json").write_text(json.dumps({"format": "mcr-encoder/1"}))
+    from mcr_train.data.export import write_multi_scenes
+
+    coco = tmp / "coco"
+    write_multi_scenes(coco / "train", n=2, size=64, seed=0, coco=True, progress=False)
+    write_multi_scenes(coco / "val", n=1, size=64, seed=1, coco=True, progress=False)
+    (coco / "val" / "instances.json").write_text('{"images": [')
     (tmp / "results.jsonl").write_text('{"metric": "knn"\n')
     train = [str(BIN / "mcr-train"), TRAIN_CFG, "--work-dir"]
     knn = [str(BIN / "mcr-eval"), "knn"]
@@ -84,6 +94,10 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
         ("checkpoint carrying pickled code", [*knn, str(tmp / "armed.pth"), "--data", "scenes"]),
         ("foreign checkpoint with no ResNet keys", [*knn, str(tmp / "foreign.pth"), "--data", "scenes"]),
         ("invalid `encoder.json` field", [*knn, str(bad_meta), "--data", "scenes"]),
+        ("`encoder.json` with only `format`", [*knn, str(only_format), "--data", "scenes"]),
+        ("corrupt COCO `instances.json`", [str(BIN / "mcr-eval"), "detect", str(enc), "--config", DETECT_CFG,
+                                           "--data-root", str(coco), "--work-dir", str(tmp / "det"),
+                                           "--max-iters", "2", "--workers", "0", "--no-checkpoint"]),
         ("unknown data spec", [*knn, str(enc), "--data", "cifar11:/data"]),
         ("data root missing", [*knn, str(enc), "--data", "cifar10:/nonexistent/cifar"]),
         ("kNN k larger than the training set", [*knn, str(enc), "--data", "scenes?n=100&n_test=20"]),

@@ -69,10 +69,16 @@ def convert_checkpoint(
     width: int | None = None,
     stem_padding: int | None = None,
     report: Callable[[str], None] | None = None,
+    dtype: str = "float32",
 ) -> Path:
-    """Load ``src`` (any supported layout) and write it to ``out`` in the ``target`` layout."""
+    """Load ``src`` (any supported layout) and write it to ``out`` in the ``target`` layout; ``dtype="float16"``
+    halves a torchvision checkpoint's floating tensors (loaders cast them back to float32), e.g. to commit
+    encoders next to a report."""
     if target not in TARGETS:
         raise ConfigError(f"unknown conversion target '{target}'; choose one of {', '.join(TARGETS)}")
+    if dtype not in ("float32", "float16") or (dtype == "float16" and target != "torchvision"):
+        raise ConfigError(f"--dtype {dtype} is not available for --to {target}; use --dtype float16 only with "
+                          "--to torchvision (float32 otherwise)")
     report = report or (lambda line: print(line, file=sys.stderr))
     out = Path(out)
     clean_stale_outputs(out)
@@ -84,6 +90,8 @@ def convert_checkpoint(
         )
     state = encoder_state(model)
     if target == "torchvision":
+        if dtype == "float16":
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         return save_state_dict(state, out)
     if target == "mmdet":
         keys = ("arch", "stem", "stem_padding", "width", "source_format", "checkpoint_sha256")

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stem", choices=("cifar", "imagenet"), default=None)
     parser.add_argument("--width", type=int, default=None)
     parser.add_argument("--stem-padding", type=int, default=None, help=STEM_PADDING_HELP)
+    parser.add_argument("--dtype", choices=("float32", "float16"), default="float32",
+                        help="float16 halves a torchvision checkpoint (half the bytes; loaders cast back to float32)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         stem=args.stem,
         width=args.width,
         stem_padding=args.stem_padding,
+        dtype=args.dtype,
     )
     print(f"wrote {args.to} checkpoint {path}")
     return 0

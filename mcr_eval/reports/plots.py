@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mcr_eval.reports.headers import row_label  # noqa: E402
+from mcr_eval.reports.headers import epochs_text, row_label  # noqa: E402
 from mcr_eval.reports.headline import column_order, wanted  # noqa: E402
 from mcr_eval.reports.records_table import GROUP_KEYS  # noqa: E402
 from mcr_eval.reports.statistics import COLUMN_KEYS  # noqa: E402
@@ -50,7 +50,7 @@ def metric_bars(cells: pd.DataFrame, out_dir: Path) -> list[Path]:
             ax.set_title(name, fontsize=10)
         for ax in list(axes.flat)[len(columns):]:
             ax.axis("off")
-        title = f"{group[0]}, {group[2]} epochs: mean ± std over seeds (blue: baseline, orange: MCR)"
+        title = f"{group[0]}, {epochs_text(group[2])} epochs: mean ± std over seeds (blue: baseline, orange: MCR)"
         fig.suptitle(textwrap.fill(title, width=int(14 * fig.get_figwidth())), fontsize=9)
         fig.tight_layout()
         path = out_dir / f"bars_{_slug('_'.join(map(str, group)))}.png"

@@ -123,8 +123,15 @@ def _protocol_diff(a: str, b: str) -> str:
     return ", ".join(f"{k}: {pa.get(k)!r} vs {pb.get(k)!r}" for k in keys)
 
 
+def _audit_version(protocol: dict) -> str:
+    """The retention audit's version (v1 records carry none): v1 and v2 are different measurements with
+    different column names, so rows audited only with one of them do not mix protocols."""
+    return str(protocol.get("audit", "v1")) if isinstance(protocol, dict) else "v1"
+
+
 def check_mixed_protocols(frame: pd.DataFrame) -> None:
-    for family, sub in frame.groupby([*GROUP_KEYS, *FAMILY_KEYS]):
+    frame = frame.assign(_audit=frame["protocol"].map(_audit_version))
+    for family, sub in frame.groupby([*GROUP_KEYS, *FAMILY_KEYS, "_audit"]):
         if sub["protocol_key"].nunique() < 2:
             continue
         coverage = {p: frozenset(map(tuple, rows[list(ROW_KEYS)].drop_duplicates().values))

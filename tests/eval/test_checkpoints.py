@@ -257,6 +257,30 @@ def test_convert_to_torchvision_loads_into_torchvision(tmp_path, make_encoder):
     assert sorted(result.missing_keys) == ["fc.bias", "fc.weight"] and not result.unexpected_keys
 
 
+def test_float16_copy_halves_the_file_and_evaluates_like_the_original(tmp_path, make_encoder):
+    from safetensors.torch import load_file
+
+    from mcr_eval.checkpoints import load_encoder
+
+    source = make_encoder(seed=3, width=16, stem="cifar")
+    path = export_encoder(source, tmp_path / "run", stem="cifar", width=16)
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "encoder.json").write_text((tmp_path / "run" / "encoder.json").read_text())
+    out = half / "encoder.safetensors"
+    assert main(["convert", str(path), "--to", "torchvision", "--dtype", "float16", "-o", str(out)]) == 0
+    tensors = load_file(str(out))
+    assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16}
+    assert out.stat().st_size < 0.55 * (tmp_path / "run" / "encoder.safetensors").stat().st_size
+    model, _ = load_encoder(str(half), report=lambda line: None)
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert next(model.parameters()).dtype == torch.float32
+        torch.testing.assert_close(model(x), source.eval()(x), rtol=2e-2, atol=2e-2)
+    with pytest.raises(SystemExit):
+        main(["convert", str(path), "--to", "mmdet", "--dtype", "float16", "-o", str(tmp_path / "m.pth")])
+
+
 def test_convert_to_detectron2(tmp_path, make_encoder):
     source = make_encoder(seed=4)
     path = export_encoder(source, tmp_path / "run")

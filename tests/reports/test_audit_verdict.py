@@ -78,3 +78,17 @@ def test_group_titles_have_no_float_artifacts(epochs, text):
     from mcr_eval.reports.headers import group_title
 
     assert group_title("scenes", "resnet18-cifar-w16", epochs).endswith(f"· {text}")
+
+
+def test_v2_records_for_some_rows_beside_v1_records_for_all_build_one_report(tmp_path):
+    """A report keeps its v1 audit for every row and gains v2 for the rows re-audited (docs/audit.md)."""
+    v1 = {"probe": "ridge-loo", "folds": 5, "views": "simclr_cifar"}
+    recs = [record(m, reg, s, 0.8, task="retention", metric="non_shared_retention", protocol=v1)
+            for m in ("simclr", "byol") for reg in ("none", "mcr") for s in range(3)]
+    recs += [record("simclr", reg, s, 0.5 + 0.1 * (reg == "mcr") + 0.01 * s, task="retention",
+                    metric="non_shared_retention", protocol=KERNEL) for reg in ("none", "mcr") for s in range(3)]
+    report = build_report([write(tmp_path / "r.jsonl", recs)], tmp_path / "out", formats=("md",))
+    (headline,) = report.headline
+    assert headline.columns == ["Non-shared retention", "Linear retention (v1)"]
+    cells = dict(zip(headline.rows, headline.cells))
+    assert cells["byol"][0] == "—" and cells["simclr+MCR"][0].startswith("0.610")
