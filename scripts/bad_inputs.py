@@ -26,14 +26,14 @@ DETECT_CFG = str(Path(__file__).resolve().parents[1] / "configs/detection/mask-r
 TINY = ["model.backbone.width=4", "data.batch_size=4", "data.spec=scenes?n=8"]
 
 
-def tiny_encoder(folder: Path) -> Path:
-    """A random-init width-4 ResNet-18 in our export format."""
+def tiny_encoder(folder: Path, width: int = 4, stem: str = "cifar") -> Path:
+    """A random-init ResNet-18 (width 4, CIFAR stem unless asked otherwise) in our export format."""
     torch.manual_seed(0)
-    model = build_backbone("resnet18", "cifar", 4)
+    model = build_backbone("resnet18", stem, width)
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "encoder.safetensors"))
     meta = {"format": "mcr-encoder/1", "method": "simclr", "regularizer": {"type": "none"}, "arch": "resnet18",
-            "stem": "cifar", "width": 4, "feature_dim": model.num_features, "input_size": 32,
+            "stem": stem, "width": width, "feature_dim": model.num_features, "input_size": 32,
             "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "pretrain_data": "scenes", "epochs": 0,
             "iters": 0, "seed": 0}
     (folder / "encoder.json").write_text(json.dumps(meta))
@@ -68,6 +68,7 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
     (only_format / "encoder.json").write_text(json.dumps({"format": "mcr-encoder/1"}))
     from mcr_train.data.export import write_multi_scenes
 
+    r18 = tiny_encoder(tmp / "r18", width=64, stem="imagenet")  # the detection config's backbone
     coco = tmp / "coco"
     write_multi_scenes(coco / "train", n=2, size=64, seed=0, coco=True, progress=False)
     write_multi_scenes(coco / "val", n=1, size=64, seed=1, coco=True, progress=False)
@@ -95,7 +96,7 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
         ("foreign checkpoint with no ResNet keys", [*knn, str(tmp / "foreign.pth"), "--data", "scenes"]),
         ("invalid `encoder.json` field", [*knn, str(bad_meta), "--data", "scenes"]),
         ("`encoder.json` with only `format`", [*knn, str(only_format), "--data", "scenes"]),
-        ("corrupt COCO `instances.json`", [str(BIN / "mcr-eval"), "detect", str(enc), "--config", DETECT_CFG,
+        ("corrupt COCO `instances.json`", [str(BIN / "mcr-eval"), "detect", str(r18), "--config", DETECT_CFG,
                                            "--data-root", str(coco), "--work-dir", str(tmp / "det"),
                                            "--max-iters", "2", "--workers", "0", "--no-checkpoint"]),
         ("unknown data spec", [*knn, str(enc), "--data", "cifar11:/data"]),
