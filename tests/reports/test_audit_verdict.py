@@ -1,4 +1,4 @@
-"""The paired audit verdict: words follow the t-interval, undefined factors fall back to the supervised column."""
+"""The paired audit verdict: words follow the t-interval on the paired probe scores, not the clipped retention."""
 
 import json
 import math
@@ -11,46 +11,48 @@ from mcr_eval.reports.builder import build_report
 from tests.reports.test_report_builder import T_975_DF2, record, write
 
 KERNEL = {"audit": "v2", "probe": "rbf-nystroem-ridge-loo", "folds": 5, "views": "simclr_cifar"}
-# factor -> role, baseline per seed, MCR per seed (retention, or score vs supervised for shape)
+# factor -> role, chance, input-pixel score, baseline kernel-probe score per seed, MCR score per seed
 FACTORS = {
-    "pos_x": ("non-shared", [0.50, 0.52, 0.54], [0.60, 0.63, 0.61]),        # +0.093, interval > 0
-    "color": ("non-shared", [0.80, 0.70, 0.90], [0.82, 0.69, 0.93]),        # +0.013, interval spans 0
-    "background": ("shared", [0.99, 0.98, 0.97], [0.90, 0.91, 0.89]),      # -0.080, interval < 0
+    "pos_x": ("non-shared", 0.0, 0.70, [0.80, 0.82, 0.84], [0.90, 0.93, 0.91]),     # +0.093, interval > 0
+    "color": ("non-shared", 0.14, 0.65, [0.30, 0.20, 0.40], [0.32, 0.19, 0.43]),    # +0.013, interval spans 0
+    "background": ("shared", 0.28, 1.0, [0.99, 0.98, 0.97], [0.90, 0.91, 0.89]),    # -0.080, interval < 0
+    "shape": ("shared", 0.15, 0.18, [0.70, 0.75, 0.80], [0.71, 0.76, 0.81]),        # no retention, still paired
 }
-SHAPE = ("shared", [0.30, 0.35, 0.40], [0.31, 0.36, 0.41])
 
 
 def audit_records():
     recs = []
-    for reg, index in (("none", 1), ("mcr", 2)):
+    for reg, index in (("none", 3), ("mcr", 4)):
         for factor, spec in FACTORS.items():
             protocol = {**KERNEL, "factor": factor, "role": spec[0], "kind": "accuracy"}
-            recs += [record("simclr", reg, s, v, task="retention", metric=f"retention.{factor}", protocol=protocol)
+            recs += [record("simclr", reg, s, v, task="retention", metric=f"probe.{factor}", protocol=protocol)
                      for s, v in enumerate(spec[index])]
-        protocol = {**KERNEL, "factor": "shape", "role": "shared", "kind": "accuracy"}
-        recs += [record("simclr", reg, s, v, task="retention", metric="vs_supervised.shape", protocol=protocol)
-                 for s, v in enumerate(SHAPE[index])]
+            recs += [record("simclr", reg, s, value, task="retention", metric=f"{name}.{factor}", protocol=protocol)
+                     for s in range(3) for name, value in (("chance", spec[1]), ("ceiling", spec[2]))]
+            # retention saturates at the input's score: both sides tie at 1.0 on pos_x, which the verdict ignores
+            recs += [record("simclr", reg, s, min(1.0, (v - spec[1]) / (spec[2] - spec[1])), task="retention",
+                            metric=f"retention.{factor}", protocol=protocol) for s, v in enumerate(spec[index])]
         # the linear family is not the verdict's probe
-        recs += [record("simclr", reg, s, 0.1 * (index - 1), task="retention", metric="retention.pos_y",
+        recs += [record("simclr", reg, s, 0.1 * (index - 3), task="retention", metric="probe.pos_y",
                         protocol={**KERNEL, "probe": "ridge-loo", "factor": "pos_y", "role": "non-shared"})
                  for s in range(3)]
     return recs
 
 
-def test_words_follow_the_paired_interval_and_shape_uses_the_supervised_column(tmp_path):
+def test_words_follow_the_paired_interval_on_scores_not_on_saturated_retention(tmp_path):
     report = build_report([write(tmp_path / "r.jsonl", audit_records())], tmp_path / "out", formats=("md",))
     (table,) = report.audit
+    assert table.columns == ["role", "chance", "input", "simclr", "simclr+MCR", "MCR − base", "verdict"]
     verdicts = {row: cells[-1] for row, cells in zip(table.rows, table.cells)}
-    assert verdicts == {"pos_x": KEPT_MORE, "color": NO_DIFFERENCE, "background": KEPT_LESS,
-                        "shape (vs supervised)": KEPT_MORE}
+    assert verdicts == {"pos_x": KEPT_MORE, "color": NO_DIFFERENCE, "background": KEPT_LESS, "shape": KEPT_MORE}
     assert table.rows[:2] == ["color", "pos_x"]  # non-shared first
-    diffs = [m - b for b, m in zip(FACTORS["pos_x"][1], FACTORS["pos_x"][2])]
+    diffs = [m - b for b, m in zip(FACTORS["pos_x"][3], FACTORS["pos_x"][4])]
     mean = sum(diffs) / 3
     half = T_975_DF2 * math.sqrt(sum((d - mean) ** 2 for d in diffs) / 2) / math.sqrt(3)
     cells = dict(zip(table.rows, table.cells))["pos_x"]
-    assert cells[1:3] == ["0.520", "0.613"]
-    assert cells[3] == f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n=3) *"
-    assert any(line.startswith("Audit v2, non-shared factors (simclr): MCR kept more of pos_x; no detectable "
+    assert cells[1:5] == ["0.000", "0.700", "0.820", "0.913"]
+    assert cells[5] == f"{mean:+.3f} [{mean - half:+.3f}, {mean + half:+.3f}] (n=3) *"
+    assert any(line.startswith("Audit v2, non-shared factors (simclr): MCR kept more of pos_x; made no detectable "
                                "difference on color") for line in report.verdict)
     text = (tmp_path / "out" / "report.md").read_text()
     assert text.index("## What MCR kept (audit v2)") < text.index("## Comparison tables")
