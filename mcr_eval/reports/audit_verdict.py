@@ -25,6 +25,8 @@ from mcr_eval.reports.tables import Table, fmt_effect
 KEPT_MORE, KEPT_LESS, NO_DIFFERENCE, TOO_FEW = "kept more", "kept less", "no detectable difference", "too few pairs"
 SCORE = "probe."
 ROLE_ORDER = {"non-shared": 0, "shared": 1}
+#: The columns before the two sides' scores; the baseline's column, named after its method, comes next.
+LEADING_COLUMNS = ["role", "chance", "input"]
 LEGEND = ("kernel-probe accuracy (R² for pos_x and pos_y) on each side's features, seed mean; chance: the "
           "majority class (0 for R²); input: the same probe on the input pixels; MCR − base: seed-paired "
           "difference of the scores with its 95% t-interval, * excludes 0. Scores, not retention, are paired: "
@@ -99,7 +101,7 @@ def audit_verdict_tables(cells: pd.DataFrame, effects: pd.DataFrame, frame: pd.D
         pairs = int(sub["pairs"].max())
         tables.append(Table(
             title=f"Audit v2 · what {method}+MCR kept next to {method}, per factor · {pairs} seed pairs",
-            columns=["role", "chance", "input", method, f"{method}+MCR", "MCR − base", "verdict"],
+            columns=[*LEADING_COLUMNS, method, f"{method}+MCR", "MCR − base", "verdict"],
             rows=list(sub["factor"]), cells=cells_out, shared=LEGEND))
     return tables
 
@@ -108,7 +110,7 @@ def audit_verdict_line(tables: list[Table]) -> list[str]:
     """A verdict line per table: which non-shared factors MCR kept more or less of."""
     lines = []
     for table in tables:
-        method = table.columns[3]
+        method = table.columns[len(LEADING_COLUMNS)]
         non_shared = [(row, cell[-1]) for row, cell in zip(table.rows, table.cells) if cell[0] == "non-shared"]
         if not non_shared:
             continue
